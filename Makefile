@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export BRICKSML_LOCAL_ROOT ?= $(CURDIR)/.bricksml
+DATA_ROOT := /Volumes/main/bricksml/data
+
+.PHONY: install lint format test demo clean benchmarks
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+demo: install
+	$(BIN)/bricksml sample-data --kind sentiment --rows 5000 --seed 0 \
+		--out $(DATA_ROOT)/financial_sentiment/raw/sentiment.csv
+	$(BIN)/bricksml run create_data --params-file jobs/create_data.financial_sentiment.json
+	@echo ""
+	@echo "Local workspace mirror: $(BRICKSML_LOCAL_ROOT)"
+	@echo "  data version:       $(BRICKSML_LOCAL_ROOT)$(DATA_ROOT)/financial_sentiment/v1"
+	@echo "  executed notebooks: $(BRICKSML_LOCAL_ROOT)/runs/"
+
+benchmarks: install
+	$(BIN)/python benchmarks/create_data.py
+
+clean:
+	rm -rf .bricksml dist build

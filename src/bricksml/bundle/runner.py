@@ -1,0 +1,245 @@
+"""Run a bundle job locally: its notebook tasks in dependency order, through a real Jupyter kernel.
+
+The kernel is this very Python (the CLI's), the parameters reach the notebook the way widgets do
+on Databricks (see :func:`bricksml.runtime.read_job_parameters`), and every executed notebook is
+kept, also when a cell fails, so a person can read what happened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from bricksml import runtime
+from bricksml.bundle.config import Bundle
+from bricksml.errors import BricksmlError
+from bricksml.progress import SILENT, Progress
+
+RUNS_DIR = "runs"
+
+
+class TaskFailedError(BricksmlError):
+    """A task of a local job run failed; the executed notebook is kept."""
+
+    exit_code = 5
+
+
+@dataclass
+class TaskResult:
+    task_key: str
+    notebook: str
+    executed_notebook: str
+    seconds: float
+    job: str
+
+
+@dataclass
+class JobRun:
+    job: str
+    target: str
+    run_id: str
+    parameters: dict[str, str]
+    run_dir: str
+    tasks: list[TaskResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "target": self.target,
+            "run_id": self.run_id,
+            "parameters": self.parameters,
+            "run_dir": self.run_dir,
+            "tasks": [t.__dict__ for t in self.tasks],
+        }
+
+
+class _ThisPythonKernels(KernelSpecManager):
+    """Every kernel is this interpreter, whatever kernelspecs the machine has installed."""
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        return KernelSpec(
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            display_name="bricksml",
+            language="python",
+        )
+
+
+def resolve_parameters(bundle: Bundle, job_key: str, overrides: dict[str, str]) -> dict[str, str]:
+    """Job-level parameter defaults as the bundle resolved them, with ``--param`` overrides."""
+    job = bundle.job(job_key)
+    declared = {p["name"]: p.get("default", "") for p in job.get("parameters") or []}
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:
+        raise BricksmlError(
+            f"--param {unknown[0]}: job {job_key!r} has no such parameter; "
+            f"its parameters: {', '.join(declared) or 'none'}"
+        )
+    values = {name: _as_param_string(value) for name, value in declared.items()}
+    values.update(overrides)
+    return values
+
+
+def _as_param_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def task_order(job: dict[str, Any], job_key: str) -> list[dict[str, Any]]:
+    """Tasks sorted so that each comes after the tasks it depends on."""
+    tasks = {t["task_key"]: t for t in job.get("tasks") or []}
+    order: list[dict[str, Any]] = []
+    state: dict[str, str] = {}
+
+    def visit(key: str, chain: tuple[str, ...]) -> None:
+        if state.get(key) == "done":
+            return
+        if state.get(key) == "visiting":
+            raise BricksmlError(
+                f"job {job_key!r}: tasks depend on each other in a cycle: {' -> '.join((*chain, key))}"
+            )
+        if key not in tasks:
+            raise BricksmlError(
+                f"job {job_key!r}: task {chain[-1]!r} depends on unknown task {key!r}"
+            )
+        state[key] = "visiting"
+        for dep in tasks[key].get("depends_on") or []:
+            visit(dep["task_key"], (*chain, key))
+        state[key] = "done"
+        order.append(tasks[key])
+
+    for key in tasks:
+        visit(key, ())
+    return order
+
+
+def run_job(
+    bundle: Bundle,
+    job_key: str,
+    overrides: dict[str, str] | None = None,
+    *,
+    progress: Progress = SILENT,
+    run_id: str | None = None,
+) -> JobRun:
+    """Execute every task of a job locally and return where the executed notebooks are."""
+    parameters = resolve_parameters(bundle, job_key, overrides or {})
+    run_id = run_id or dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    run_dir = runtime.local_root() / RUNS_DIR / job_key / run_id
+    run = JobRun(job_key, bundle.target, run_id, parameters, str(run_dir))
+    job = bundle.job(job_key)
+    for task in task_order(job, job_key):
+        if "notebook_task" in task:
+            run.tasks.append(
+                _run_notebook_task(bundle, job_key, task, parameters, run_dir, progress)
+            )
+        elif "run_job_task" in task:
+            run.tasks.extend(_run_job_task(bundle, job_key, task, parameters, progress, run_id))
+        else:
+            kinds = [k for k in task if k.endswith("_task")]
+            raise BricksmlError(
+                f"job {job_key!r} task {task['task_key']!r}: {', '.join(kinds) or 'this task type'} "
+                "cannot run locally; only notebook_task and run_job_task do"
+            )
+    return run
+
+
+def _run_job_task(
+    bundle: Bundle,
+    job_key: str,
+    task: dict,
+    parameters: dict[str, str],
+    progress: Progress,
+    run_id: str,
+) -> list[TaskResult]:
+    ref = str(task["run_job_task"].get("job_id", ""))
+    prefix, suffix = "resources.jobs.", ".id"
+    if not (ref.startswith(prefix) and ref.endswith(suffix)):
+        raise BricksmlError(
+            f"job {job_key!r} task {task['task_key']!r}: run_job_task must point at a job of this "
+            "bundle as ${resources.jobs.<name>.id}"
+        )
+    child = ref[len(prefix) : -len(suffix)]
+    child_params = {
+        k: _as_param_string(v)
+        for k, v in (task["run_job_task"].get("job_parameters") or {}).items()
+    }
+    progress.step(f"task {task['task_key']}: running job {child}")
+    child_run = run_job(
+        bundle, child, child_params, progress=progress, run_id=f"{run_id}-{task['task_key']}"
+    )
+    return child_run.tasks
+
+
+def _run_notebook_task(
+    bundle: Bundle,
+    job_key: str,
+    task: dict,
+    parameters: dict[str, str],
+    run_dir: Path,
+    progress: Progress,
+) -> TaskResult:
+    notebook_task = task["notebook_task"]
+    if notebook_task.get("base_parameters"):
+        raise BricksmlError(
+            f"job {job_key!r} task {task['task_key']!r}: use job-level parameters, not base_parameters"
+        )
+    path = Path(notebook_task["notebook_path"])
+    if not path.is_absolute():
+        path = (bundle.job_file(job_key).parent / path).resolve()
+    if path.suffix == "":
+        path = path.with_suffix(".ipynb")
+    if not path.is_file():
+        raise BricksmlError(
+            f"job {job_key!r} task {task['task_key']!r}: notebook {path} does not exist"
+        )
+
+    nb = nbformat.read(path, as_version=4)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    executed = run_dir / f"{task['task_key']}.ipynb"
+    env = dict(os.environ)
+    env[runtime.INJECTED_PARAMETERS_ENV] = json.dumps(parameters)
+    env[runtime.TARGET_ENV] = bundle.target
+    env[runtime.LOCAL_ROOT_ENV] = str(runtime.local_root())
+    env["BRICKSML_JOB_RUN_DIR"] = str(run_dir)
+    env.pop("DATABRICKS_RUNTIME_VERSION", None)
+    km = KernelManager(kernel_name="python3", kernel_spec_manager=_ThisPythonKernels())
+    client = NotebookClient(
+        nb,
+        km=km,
+        timeout=None,
+        resources={"metadata": {"path": str(path.parent)}},
+        allow_errors=False,
+    )
+    progress.step(f"task {task['task_key']}: executing {path.name}")
+    started = dt.datetime.now()
+    kernel_log = (run_dir / f"{task['task_key']}.kernel.log").open("w")
+    try:
+        # Cell output travels over Jupyter messages; the kernel process's own log goes to a file.
+        client.execute(env=env, stdout=kernel_log, stderr=kernel_log)
+    except CellExecutionError as exc:
+        nbformat.write(nb, executed)
+        summary = f"{exc.ename}: {exc.evalue}".strip().splitlines()
+        raise TaskFailedError(
+            f"job {job_key!r} task {task['task_key']!r} failed: {summary[0] if summary else exc.ename}"
+            f" (executed notebook: {executed})"
+        ) from None
+    finally:
+        kernel_log.close()
+        if not executed.exists():
+            nbformat.write(nb, executed)
+    nbformat.write(nb, executed)
+    seconds = (dt.datetime.now() - started).total_seconds()
+    progress.step(f"task {task['task_key']}: done in {seconds:.1f}s -> {executed}")
+    return TaskResult(task["task_key"], str(path), str(executed), round(seconds, 2), job_key)

@@ -1,0 +1,1 @@
+"""The ``bricksml`` command line."""

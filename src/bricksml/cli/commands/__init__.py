@@ -1,0 +1,5 @@
+"""One module per command: NAME, HELP, add_arguments(parser), run(args) -> data, render(data)."""
+
+from bricksml.cli.commands import create_data, run, sample_data
+
+COMMANDS = [sample_data, create_data, run]

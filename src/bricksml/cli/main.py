@@ -1,0 +1,116 @@
+"""Entry point: parse the command line, dispatch to one command module, report one way.
+
+Every user mistake ends here as one line on stderr and a non-zero exit; ``--output json``
+prints one envelope on stdout, on success and on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+from bricksml import __version__, runtime
+from bricksml.cli.commands import COMMANDS
+from bricksml.errors import BricksmlError
+
+INTERNAL_ERROR = 70
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its errors go through the same one-line path as every other mistake."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise BricksmlError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="bricksml", description="Databricks MLOps jobs that also run on one laptop."
+    )
+    parser.add_argument("--version", action="version", version=f"bricksml {__version__}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
+    for command in COMMANDS:
+        sub = commands.add_parser(command.NAME, help=command.HELP, description=command.HELP)
+        sub.add_argument(
+            "--output",
+            choices=("text", "json"),
+            default="text",
+            help="text for people, json for scripts",
+        )
+        command.add_arguments(sub)
+        sub.set_defaults(handler=command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    wants_json = _wants_json(argv)
+    command_name = next((a for a in argv if not a.startswith("-")), "")
+    try:
+        args = build_parser().parse_args(argv)
+        data = args.handler.run(args)
+    except BricksmlError as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return _fail(command_name, message, exc.exit_code, wants_json)
+    except KeyboardInterrupt:
+        return _fail(command_name, "interrupted", 130, wants_json)
+    except SystemExit as exc:  # --help and --version
+        return int(exc.code or 0)
+    except Exception as exc:
+        log = _debug_log(exc)
+        return _fail(
+            command_name,
+            f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            f"(traceback in {log})",
+            INTERNAL_ERROR,
+            wants_json,
+        )
+    if wants_json:
+        print(json.dumps(_envelope(command_name, "ok", 0, data, []), default=str, indent=2))
+    else:
+        text = args.handler.render(data)
+        if text:
+            print(text)
+    return 0
+
+
+def _wants_json(argv: list[str]) -> bool:
+    for i, arg in enumerate(argv):
+        if arg == "--output=json" or (
+            arg == "--output" and i + 1 < len(argv) and argv[i + 1] == "json"
+        ):
+            return True
+    return False
+
+
+def _envelope(command: str, status: str, code: int, data: object, errors: list[str]) -> dict:
+    return {"command": command, "status": status, "exit_code": code, "data": data, "errors": errors}
+
+
+def _fail(command: str, message: str, code: int, wants_json: bool) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    if wants_json:
+        print(json.dumps(_envelope(command, "error", code, None, [message]), indent=2))
+    return code
+
+
+def _debug_log(exc: BaseException) -> str:
+    path = runtime.local_root() / "logs" / "bricksml.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as handle:
+            handle.write("".join(traceback.format_exception(exc)))
+    except OSError:
+        logging.getLogger(__name__).exception("could not write the debug log")
+        return "stderr"
+    return str(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

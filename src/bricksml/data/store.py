@@ -1,0 +1,118 @@
+"""Immutable, atomic data versions: written to a hidden temporary folder, renamed into place.
+
+An existing version is never touched: the same content again is a no-op, other content is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from bricksml.errors import VersionExistsError
+
+MANIFEST = "manifest.json"
+TMP_PREFIX = ".tmp-"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Deterministic parquet: same frame, same bytes."""
+    frame.to_parquet(path, index=False, engine="pyarrow", compression="zstd")
+
+
+def content_digest(manifest: Mapping) -> str:
+    """The digest of what a version *is*: its splits and the parameters that made them."""
+    content = {
+        "parameters": manifest["parameters"],
+        "sources": [s["sha256"] for s in manifest["sources"]],
+        "splits": {name: s["sha256"] for name, s in manifest["splits"].items()},
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def read_manifest(version_dir: Path) -> dict:
+    return json.loads((version_dir / MANIFEST).read_text())
+
+
+def publish(
+    final_dir: Path,
+    write: Callable[[Path], dict],
+    *,
+    what: str,
+) -> tuple[dict, bool]:
+    """Write a version through ``write(tmp_dir) -> manifest`` and rename it to ``final_dir``.
+
+    Returns the manifest in place and whether it was created now (False: identical, no-op).
+    """
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_tmp(final_dir)
+    tmp_dir = (
+        final_dir.parent / f"{TMP_PREFIX}{final_dir.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    )
+    tmp_dir.mkdir()
+    try:
+        manifest = write(tmp_dir)
+        manifest["content_digest"] = content_digest(manifest)
+        (tmp_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        if final_dir.exists():
+            return _compare_existing(final_dir, manifest, what), False
+        try:
+            os.rename(tmp_dir, final_dir)
+        except OSError:
+            if final_dir.exists():  # another run published it first
+                return _compare_existing(final_dir, manifest, what), False
+            raise
+        return manifest, True
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _compare_existing(final_dir: Path, manifest: dict, what: str) -> dict:
+    try:
+        existing = read_manifest(final_dir)
+    except (OSError, ValueError):
+        raise VersionExistsError(
+            f"{what} already exists at {final_dir} without a readable manifest; "
+            "choose another version name"
+        ) from None
+    if existing.get("content_digest") != manifest["content_digest"]:
+        raise VersionExistsError(
+            f"{what} already exists with different content; versions are immutable, "
+            "choose a new version name"
+        )
+    return existing
+
+
+def _remove_stale_tmp(final_dir: Path) -> None:
+    """Remove temporary folders of this version left by runs that were killed."""
+    for tmp in final_dir.parent.glob(f"{TMP_PREFIX}{final_dir.name}-*"):
+        try:
+            pid = int(tmp.name[len(TMP_PREFIX) + len(final_dir.name) + 1 :].split("-")[0])
+        except ValueError:
+            continue
+        if not _alive(pid):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

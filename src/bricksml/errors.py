@@ -1,0 +1,32 @@
+"""Errors a user can fix: each carries one line that says what, which value, and what to do."""
+
+from __future__ import annotations
+
+
+class BricksmlError(ValueError):
+    """A user-facing failure; the CLI prints its message as one line and exits non-zero."""
+
+    exit_code = 2
+
+
+class ParameterError(BricksmlError):
+    """A job parameter has a value the job cannot use."""
+
+    def __init__(self, name: str, owner: str, expected: str, got: object) -> None:
+        self.name = name
+        self.owner = owner
+        super().__init__(
+            f"The '{name}' parameter of {owner} must be {expected}. Got {got!r} instead."
+        )
+
+
+class DataError(BricksmlError):
+    """The input data cannot serve the job as asked (missing column, too-small class, ...)."""
+
+    exit_code = 3
+
+
+class VersionExistsError(BricksmlError):
+    """An immutable output (a data version, an inference result) already exists."""
+
+    exit_code = 4

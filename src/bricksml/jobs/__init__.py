@@ -1,0 +1,1 @@
+"""The jobs: each wires one parameter contract to its steps and its I/O."""

@@ -1,0 +1,162 @@
+"""The create_data job: raw files -> quality checks -> group-aware stratified splits -> a version."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bricksml import __version__, runtime
+from bricksml.data import quality, readers, split, store
+from bricksml.params import CreateDataParams
+from bricksml.progress import SILENT, Progress
+
+
+@dataclass
+class CreateDataResult:
+    """What a create_data run produced, for the CLI's JSON and the notebook's display."""
+
+    path: str
+    data_name: str
+    data_version: str
+    created: bool
+    splits: dict[str, int]
+    labels: dict[str, dict[str, int]]
+    quality: dict
+    manifest: dict = field(repr=False)
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "data_name": self.data_name,
+            "data_version": self.data_version,
+            "status": "created" if self.created else "unchanged",
+            "splits": self.splits,
+            "labels": self.labels,
+            "quality": self.quality,
+        }
+
+    def summary(self) -> pd.DataFrame:
+        """Rows per split and label, as a small table."""
+        return pd.DataFrame(self.labels).fillna(0).astype(int).rename_axis("label")
+
+
+def version_dir(data_root: str, data_name: str, data_version: str) -> Path:
+    return runtime.resolve_path(data_root) / data_name / data_version
+
+
+def raw_location(params: CreateDataParams) -> Path:
+    if params.raw_path:
+        return runtime.resolve_path(params.raw_path)
+    return runtime.resolve_path(params.data_root) / params.data_name / "raw"
+
+
+def create_data(params: CreateDataParams, progress: Progress = SILENT) -> CreateDataResult:
+    """Run create_data end to end; the version folder appears whole or not at all."""
+    raw = raw_location(params)
+    progress.step(f"reading {raw}")
+    frame, sources = readers.read_raw(raw)
+    stratify = params.stratify_columns
+    quality.require_columns(frame, {f"stratify column {c!r}": c for c in stratify})
+
+    progress.step(f"checking {len(frame)} rows")
+    frame, groups, report = quality.assess(
+        frame,
+        label_col=params.label_col,
+        text_col=params.text_col or None,
+        id_col=params.id_col or None,
+        duplicates=params.duplicates,
+    )
+    for line in report.lines():
+        progress.step(line)
+
+    fractions = params.split_fractions
+    if stratify:
+        strata, names = _strata(frame, stratify)
+    else:
+        strata, names = np.zeros(len(frame), dtype=np.int64), ["all"]
+    progress.step(f"splitting into {', '.join(fractions)}")
+    assignment = split.assign_splits(
+        strata,
+        groups,
+        list(fractions.values()),
+        params.seed,
+        stratum_names=names,
+        rare=params.rare_classes,
+        split_names=list(fractions),
+    )
+
+    target = version_dir(params.data_root, params.data_name, params.data_version)
+
+    def write(tmp: Path) -> dict:
+        splits = {}
+        for index, name in enumerate(fractions):
+            part = frame.loc[assignment == index].reset_index(drop=True)
+            path = tmp / f"{name}.parquet"
+            store.write_parquet(part, path)
+            counts = part[params.label_col].astype("string").value_counts()
+            splits[name] = {
+                "file": path.name,
+                "rows": len(part),
+                "labels": {str(k): int(counts.get(k, 0)) for k in report.class_counts},
+                "sha256": store.file_sha256(path),
+            }
+        return _manifest(params, sources, frame, splits, report)
+
+    progress.step(f"writing {target}")
+    manifest, created = store.publish(
+        target, write, what=f"data_version {params.data_version!r} of {params.data_name!r}"
+    )
+    progress.step("created" if created else "identical version already exists: nothing written")
+    return CreateDataResult(
+        path=str(target),
+        data_name=params.data_name,
+        data_version=params.data_version,
+        created=created,
+        splits={name: s["rows"] for name, s in manifest["splits"].items()},
+        labels={name: s["labels"] for name, s in manifest["splits"].items()},
+        quality=manifest["quality"],
+        manifest=manifest,
+    )
+
+
+def _strata(frame: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
+    keys = frame[list(columns)].astype("string").fillna("<missing>")
+    joined = keys.iloc[:, 0] if len(columns) == 1 else keys.agg(" | ".join, axis=1)
+    codes, uniques = pd.factorize(joined, sort=True)
+    return codes.astype(np.int64), [str(u) for u in uniques]
+
+
+def _manifest(
+    params: CreateDataParams,
+    sources: list[readers.SourceFile],
+    frame: pd.DataFrame,
+    splits: dict,
+    report: quality.QualityReport,
+) -> dict:
+    role_cols = {params.label_col, params.id_col}
+    if params.text_col:
+        features = [params.text_col]
+    else:
+        features = [c for c in frame.columns if c not in role_cols]
+    return {
+        "format": 1,
+        "data_name": params.data_name,
+        "data_version": params.data_version,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "bricksml_version": __version__,
+        "task": "text" if params.text_col else "tabular",
+        "label_col": params.label_col,
+        "text_col": params.text_col or None,
+        "id_col": params.id_col or None,
+        "feature_columns": features,
+        "columns": {str(c): str(t) for c, t in frame.dtypes.items()},
+        "labels": list(report.class_counts),
+        "parameters": params.to_strings(),
+        "sources": [s.to_dict() for s in sources],
+        "splits": splits,
+        "quality": report.to_dict(),
+    }

@@ -1,0 +1,97 @@
+"""The one place that knows whether bricksml runs on Databricks or locally.
+
+Locally, the workspace is mirrored under ``BRICKSML_LOCAL_ROOT``: ``/Volumes/...`` and
+``/Workspace/...`` become folders with the same paths below it, and MLflow uses SQLite there
+unless ``MLFLOW_TRACKING_URI`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+LOCAL_ROOT_ENV = "BRICKSML_LOCAL_ROOT"
+DEFAULT_LOCAL_ROOT = ".bricksml"
+#: Set by ``bricksml run`` for the notebook kernel: the job parameters as a JSON object.
+INJECTED_PARAMETERS_ENV = "BRICKSML_JOB_PARAMETERS"
+#: Set by ``bricksml run``: the bundle target the local run resolved its parameters for.
+TARGET_ENV = "BRICKSML_BUNDLE_TARGET"
+_MIRRORED_PREFIXES = ("/Volumes/", "/Workspace/", "/dbfs/")
+
+
+def on_databricks() -> bool:
+    """True inside a Databricks cluster or serverless compute."""
+    return "DATABRICKS_RUNTIME_VERSION" in os.environ
+
+
+def local_root() -> Path:
+    """The folder that mirrors the workspace on this machine."""
+    return Path(os.environ.get(LOCAL_ROOT_ENV) or DEFAULT_LOCAL_ROOT).absolute()
+
+
+def resolve_path(path: str | os.PathLike[str]) -> Path:
+    """Map a workspace path (``/Volumes/...``, ``/Workspace/...``, ``dbfs:/...``) to a real path.
+
+    On Databricks the path is used as it is; locally it moves under :func:`local_root`.
+    Any other path (a local file, a relative path) is returned unchanged.
+    """
+    text = os.fspath(path)
+    if text.startswith("dbfs:/"):
+        text = text[len("dbfs:") :]
+        if not text.startswith(("/Volumes/", "/Workspace/")):
+            text = "/dbfs" + text
+    if on_databricks():
+        return Path(text)
+    if text.startswith(_MIRRORED_PREFIXES) or text in ("/Volumes", "/Workspace"):
+        return local_root() / text.lstrip("/")
+    return Path(text)
+
+
+def tracking_uri() -> str:
+    """MLflow tracking URI: Databricks-managed there, else MLFLOW_TRACKING_URI, else SQLite."""
+    if on_databricks():
+        return "databricks"
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    root = local_root() / "mlflow"
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def registry_uri() -> str:
+    """MLflow registry URI: Unity Catalog on Databricks, else the tracking store's registry."""
+    if on_databricks():
+        return "databricks-uc"
+    return os.environ.get("MLFLOW_REGISTRY_URI") or tracking_uri()
+
+
+def artifact_root() -> str:
+    """Where a local SQLite-backed store keeps run artifacts (a folder beside the database)."""
+    return (local_root() / "mlflow" / "artifacts").as_uri()
+
+
+def bundle_target() -> str:
+    """The bundle target this run belongs to ('local' when run outside any bundle job)."""
+    return os.environ.get(TARGET_ENV, "local")
+
+
+def read_job_parameters(names: Iterable[str], defaults: Mapping[str, str]) -> dict[str, str]:
+    """Read a job's parameters as strings, the way the platform delivers them.
+
+    On Databricks the job parameters arrive as notebook widgets; each is declared with its
+    default so the notebook also runs interactively. Locally ``bricksml run`` injects them into
+    the kernel's environment, and a missing name falls back to the same default.
+    """
+    names = list(names)
+    if on_databricks():
+        from databricks.sdk.runtime import dbutils
+
+        values = {}
+        for name in names:
+            dbutils.widgets.text(name, defaults.get(name, ""))
+            values[name] = dbutils.widgets.get(name)
+        return values
+    injected = json.loads(os.environ.get(INJECTED_PARAMETERS_ENV) or "{}")
+    return {name: str(injected.get(name, defaults.get(name, ""))) for name in names}
