@@ -15,9 +15,7 @@ class ParameterError(BricksmlError):
     def __init__(self, name: str, owner: str, expected: str, got: object) -> None:
         self.name = name
         self.owner = owner
-        super().__init__(
-            f"The '{name}' parameter of {owner} must be {expected}. Got {got!r} instead."
-        )
+        super().__init__(f"The '{name}' parameter of {owner} must be {expected}. Got {got!r} instead.")
 
 
 class DataError(BricksmlError):

@@ -75,9 +75,7 @@ def load_raw(root: Path) -> tuple[dict[str, Any], dict[tuple[str, str], Path]]:
             for kind, items in (part.get("resources") or {}).items():
                 for key, value in (items or {}).items():
                     if key in merged["resources"].get(kind, {}):
-                        raise BricksmlError(
-                            f"resource {kind}.{key} is declared twice (again in {path})"
-                        )
+                        raise BricksmlError(f"resource {kind}.{key} is declared twice (again in {path})")
                     merged["resources"].setdefault(kind, {})[key] = value
                     sources[(kind, key)] = Path(path)
             for section in ("variables", "targets"):
@@ -97,9 +95,7 @@ def load(
         target = next((name for name, t in targets.items() if (t or {}).get("default")), None)
         target = target or next(iter(targets), "default")
     elif targets and target not in targets:
-        raise BricksmlError(
-            f"target {target!r} is not in {BUNDLE_FILE}; targets: {', '.join(targets)}"
-        )
+        raise BricksmlError(f"target {target!r} is not in {BUNDLE_FILE}; targets: {', '.join(targets)}")
     target_cfg = targets.get(target) or {}
 
     declared = raw.get("variables") or {}

@@ -111,9 +111,7 @@ def task_order(job: dict[str, Any], job_key: str) -> list[dict[str, Any]]:
                 f"job {job_key!r}: tasks depend on each other in a cycle: {' -> '.join((*chain, key))}"
             )
         if key not in tasks:
-            raise BricksmlError(
-                f"job {job_key!r}: task {chain[-1]!r} depends on unknown task {key!r}"
-            )
+            raise BricksmlError(f"job {job_key!r}: task {chain[-1]!r} depends on unknown task {key!r}")
         state[key] = "visiting"
         for dep in tasks[key].get("depends_on") or []:
             visit(dep["task_key"], (*chain, key))
@@ -141,9 +139,7 @@ def run_job(
     job = bundle.job(job_key)
     for task in task_order(job, job_key):
         if "notebook_task" in task:
-            run.tasks.append(
-                _run_notebook_task(bundle, job_key, task, parameters, run_dir, progress)
-            )
+            run.tasks.append(_run_notebook_task(bundle, job_key, task, parameters, run_dir, progress))
         elif "run_job_task" in task:
             run.tasks.extend(_run_job_task(bundle, job_key, task, parameters, progress, run_id))
         else:
@@ -172,13 +168,10 @@ def _run_job_task(
         )
     child = ref[len(prefix) : -len(suffix)]
     child_params = {
-        k: _as_param_string(v)
-        for k, v in (task["run_job_task"].get("job_parameters") or {}).items()
+        k: _as_param_string(v) for k, v in (task["run_job_task"].get("job_parameters") or {}).items()
     }
     progress.step(f"task {task['task_key']}: running job {child}")
-    child_run = run_job(
-        bundle, child, child_params, progress=progress, run_id=f"{run_id}-{task['task_key']}"
-    )
+    child_run = run_job(bundle, child, child_params, progress=progress, run_id=f"{run_id}-{task['task_key']}")
     return child_run.tasks
 
 
@@ -201,9 +194,7 @@ def _run_notebook_task(
     if path.suffix == "":
         path = path.with_suffix(".ipynb")
     if not path.is_file():
-        raise BricksmlError(
-            f"job {job_key!r} task {task['task_key']!r}: notebook {path} does not exist"
-        )
+        raise BricksmlError(f"job {job_key!r} task {task['task_key']!r}: notebook {path} does not exist")
 
     nb = nbformat.read(path, as_version=4)
     run_dir.mkdir(parents=True, exist_ok=True)

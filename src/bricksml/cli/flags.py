@@ -41,8 +41,4 @@ def add_contract_flags(parser: argparse.ArgumentParser, contract: type[Contract]
 
 def contract_values(args: argparse.Namespace, contract: type[Contract]) -> dict[str, Any]:
     """The flags the user gave, by parameter name (absent flags fall back to the defaults)."""
-    return {
-        name: getattr(args, name)
-        for name in contract.names()
-        if getattr(args, name, None) is not None
-    }
+    return {name: getattr(args, name) for name in contract.names() if getattr(args, name, None) is not None}

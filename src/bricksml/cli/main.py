@@ -28,13 +28,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="bricksml", description="Databricks MLOps jobs that also run on one laptop."
-    )
+    parser = _Parser(prog="bricksml", description="Databricks MLOps jobs that also run on one laptop.")
     parser.add_argument("--version", action="version", version=f"bricksml {__version__}")
-    commands = parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
-    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
         sub = commands.add_parser(command.NAME, help=command.HELP, description=command.HELP)
         sub.add_argument(
@@ -82,9 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _wants_json(argv: list[str]) -> bool:
     for i, arg in enumerate(argv):
-        if arg == "--output=json" or (
-            arg == "--output" and i + 1 < len(argv) and argv[i + 1] == "json"
-        ):
+        if arg == "--output=json" or (arg == "--output" and i + 1 < len(argv) and argv[i + 1] == "json"):
             return True
     return False
 

@@ -59,9 +59,7 @@ class QualityReport:
 
 def require_columns(frame: pd.DataFrame, columns: dict[str, str]) -> None:
     """Fail with one line naming every missing column (role -> column name)."""
-    missing = [
-        f"{role} {col!r}" for role, col in columns.items() if col and col not in frame.columns
-    ]
+    missing = [f"{role} {col!r}" for role, col in columns.items() if col and col not in frame.columns]
     if missing:
         raise DataError(
             f"column not found: {', '.join(missing)}; the data has {list(map(str, frame.columns))}"
@@ -86,9 +84,7 @@ def assess(
     Returns the kept rows (original order), a group code per kept row (rows with the same text,
     or the same features for tabular data, share a code), and the report.
     """
-    require_columns(
-        frame, {"label_col": label_col, "text_col": text_col or "", "id_col": id_col or ""}
-    )
+    require_columns(frame, {"label_col": label_col, "text_col": text_col or "", "id_col": id_col or ""})
     report = QualityReport(rows_in=len(frame))
     label = frame[label_col]
     missing = label.isna() | label.astype("string").str.strip().eq("").fillna(True)
@@ -107,9 +103,7 @@ def assess(
         )
 
     key = _row_key(frame, label_col, text_col, id_col)
-    label_hash = pd.util.hash_pandas_object(
-        frame[label_col].astype("string"), index=False
-    ).to_numpy()
+    label_hash = pd.util.hash_pandas_object(frame[label_col].astype("string"), index=False).to_numpy()
     pair = pd.DataFrame({"key": key, "label": label_hash})
     duplicate = pair.duplicated().to_numpy()
     report.exact_duplicates = int(duplicate.sum())
@@ -138,16 +132,12 @@ def assess(
     if id_col:
         report.duplicate_ids = int(frame[id_col].duplicated().sum())
     counts = frame[label_col].astype("string").value_counts(sort=False)
-    report.class_counts = {
-        str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]))
-    }
+    report.class_counts = {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]))}
     report.rows_out = len(frame)
     return frame, groups.astype(np.int64), report
 
 
-def _row_key(
-    frame: pd.DataFrame, label_col: str, text_col: str | None, id_col: str | None
-) -> np.ndarray:
+def _row_key(frame: pd.DataFrame, label_col: str, text_col: str | None, id_col: str | None) -> np.ndarray:
     if text_col:
         return pd.util.hash_pandas_object(normalized_text(frame[text_col]), index=False).to_numpy()
     features = [c for c in frame.columns if c not in (label_col, id_col)]

@@ -51,9 +51,7 @@ def list_raw_files(path: Path) -> list[Path]:
             )
         return [path]
     if path.is_dir():
-        files = sorted(
-            p for p in path.iterdir() if p.is_file() and not p.name.startswith((".", "_"))
-        )
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith((".", "_")))
         supported = [p for p in files if p.suffix.lower() in FORMATS]
         if not supported:
             raise DataError(
@@ -121,9 +119,7 @@ def _read_delimited(file: Path, delimiter: str | None) -> tuple[pd.DataFrame, st
     last_error: Exception | None = None
     for encoding in ENCODINGS:
         try:
-            sample = head.decode(
-                encoding, errors="ignore" if len(head) == _SNIFF_BYTES else "strict"
-            )
+            sample = head.decode(encoding, errors="ignore" if len(head) == _SNIFF_BYTES else "strict")
         except UnicodeDecodeError as exc:
             last_error = exc
             continue

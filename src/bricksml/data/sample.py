@@ -161,13 +161,9 @@ def _sentence(rng: np.random.Generator, label: str) -> str:
             f"{period.capitalize()}, {metric} {verb} to EUR {a} mn at {company}",
         ]
         return forms[rng.integers(len(forms))]
-    events = {"positive": POSITIVE_EVENTS, "negative": NEGATIVE_EVENTS, "neutral": NEUTRAL_EVENTS}[
-        label
-    ]
+    events = {"positive": POSITIVE_EVENTS, "negative": NEGATIVE_EVENTS, "neutral": NEUTRAL_EVENTS}[label]
     template = events[rng.integers(len(events))]
-    template = (
-        PREFIXES[rng.integers(len(PREFIXES))] + template + SUFFIXES[rng.integers(len(SUFFIXES))]
-    )
+    template = PREFIXES[rng.integers(len(PREFIXES))] + template + SUFFIXES[rng.integers(len(SUFFIXES))]
     text = template.format(
         c=company,
         p=period,

@@ -67,7 +67,7 @@ def assign_splits(
     fractions = np.asarray(fractions, dtype=float)
     split_names = list(split_names or [f"split {i}" for i in range(len(fractions))])
     split_sizes = largest_remainder(n_rows, fractions)
-    for name, size, frac in zip(split_names, split_sizes, fractions):
+    for name, size, frac in zip(split_names, split_sizes, fractions, strict=True):
         if size == 0:
             raise DataError(
                 f"the {name} split would be empty: {frac:g} of {n_rows} rows is under one row; "
@@ -77,9 +77,7 @@ def assign_splits(
     first_row, group_size = _groups(groups)
     group_stratum = strata[first_row]
     n_strata = int(strata.max()) + 1 if n_rows else 0
-    stratum_sizes = np.bincount(group_stratum, weights=group_size, minlength=n_strata).astype(
-        np.int64
-    )
+    stratum_sizes = np.bincount(group_stratum, weights=group_size, minlength=n_strata).astype(np.int64)
     n_splits = len(fractions)
 
     rare_strata = np.flatnonzero((stratum_sizes > 0) & (stratum_sizes < n_splits))
@@ -133,9 +131,7 @@ def _fill(sizes: np.ndarray, target: np.ndarray) -> np.ndarray:
         left[split] -= sizes[i]
     single = np.flatnonzero(sizes == 1)
     fill = np.repeat(np.arange(len(left)), np.clip(left, 0, None))
-    if len(fill) < len(
-        single
-    ):  # big groups overshot somewhere: the rest go where room is least short
+    if len(fill) < len(single):  # big groups overshot somewhere: the rest go where room is least short
         fill = np.concatenate([fill, np.full(len(single) - len(fill), int(np.argmax(left)))])
     out[single] = fill[: len(single)]
     return out

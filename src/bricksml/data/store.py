@@ -60,9 +60,7 @@ def publish(
     """
     final_dir.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_tmp(final_dir)
-    tmp_dir = (
-        final_dir.parent / f"{TMP_PREFIX}{final_dir.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    )
+    tmp_dir = final_dir.parent / f"{TMP_PREFIX}{final_dir.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp_dir.mkdir()
     try:
         manifest = write(tmp_dir)
@@ -86,13 +84,11 @@ def _compare_existing(final_dir: Path, manifest: dict, what: str) -> dict:
         existing = read_manifest(final_dir)
     except (OSError, ValueError):
         raise VersionExistsError(
-            f"{what} already exists at {final_dir} without a readable manifest; "
-            "choose another version name"
+            f"{what} already exists at {final_dir} without a readable manifest; choose another version name"
         ) from None
     if existing.get("content_digest") != manifest["content_digest"]:
         raise VersionExistsError(
-            f"{what} already exists with different content; versions are immutable, "
-            "choose a new version name"
+            f"{what} already exists with different content; versions are immutable, choose a new version name"
         )
     return existing
 

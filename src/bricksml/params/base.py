@@ -37,9 +37,7 @@ def param(
     metadata = {"help": help, "kind": kind, "choices": choices, "check": check}
     if isinstance(default, (dict, list)):
         frozen = json.loads(json.dumps(default))
-        return dataclasses.field(
-            default_factory=lambda: json.loads(json.dumps(frozen)), metadata=metadata
-        )
+        return dataclasses.field(default_factory=lambda: json.loads(json.dumps(frozen)), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
 
 

@@ -22,21 +22,15 @@ class CreateDataParams(Contract):
         check=name_check,
     )
     label_col: str = param(help="Column holding the label (the target).")
-    data_root: str = param(
-        DEFAULT_DATA_ROOT, help="Root of all data sets (a Unity Catalog volume path)."
-    )
+    data_root: str = param(DEFAULT_DATA_ROOT, help="Root of all data sets (a Unity Catalog volume path).")
     raw_path: str = param(
         "",
         help="Raw file or folder (CSV, TSV, Parquet, JSON Lines). Default: {data_root}/{data_name}/raw/.",
     )
     text_col: str = param("", help="Column holding the text. Empty: a tabular data set.")
     id_col: str = param("", help="Column identifying a row. Empty: no id column.")
-    test_size: float = param(
-        0.2, kind="float", help="Share of all rows for test.", check=fraction_check
-    )
-    holdout: bool = param(
-        True, kind="bool", help="Also cut a holdout split (for the promotion gate)."
-    )
+    test_size: float = param(0.2, kind="float", help="Share of all rows for test.", check=fraction_check)
+    holdout: bool = param(True, kind="bool", help="Also cut a holdout split (for the promotion gate).")
     holdout_size: float = param(
         0.1,
         kind="float",
@@ -48,9 +42,7 @@ class CreateDataParams(Contract):
         kind="list",
         help="Columns to stratify on, comma-separated. Empty: the label; 'none': no stratification.",
     )
-    seed: int = param(
-        42, kind="int", help="Random seed: the same seed gives byte-identical splits."
-    )
+    seed: int = param(42, kind="int", help="Random seed: the same seed gives byte-identical splits.")
     duplicates: str = param(
         "drop",
         choices=("drop", "keep", "fail"),

@@ -23,11 +23,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def render(data: dict) -> str:
-    status = (
-        "created"
-        if data["status"] == "created"
-        else "already exists with identical content (no-op)"
-    )
+    status = "created" if data["status"] == "created" else "already exists with identical content (no-op)"
     lines = [f"data version {data['data_name']}/{data['data_version']} {status}: {data['path']}"]
     lines += [f"  {name}: {rows} rows" for name, rows in data["splits"].items()]
     q = data["quality"]

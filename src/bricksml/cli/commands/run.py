@@ -17,9 +17,7 @@ HELP = "Run a bundle job locally: its notebooks through a real Jupyter kernel."
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("job", help="job key in resources/ (e.g. create_data)")
-    parser.add_argument(
-        "--target", "-t", default=None, help="bundle target (default: the default target)"
-    )
+    parser.add_argument("--target", "-t", default=None, help="bundle target (default: the default target)")
     parser.add_argument(
         "--param",
         action="append",
@@ -63,9 +61,7 @@ def read_params_file(path: str) -> dict[str, str]:
     except ValueError as exc:
         raise BricksmlError(f"--params-file {path!r} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise BricksmlError(
-            f"--params-file {path!r} must hold a JSON object of parameter names to values"
-        )
+        raise BricksmlError(f"--params-file {path!r} must hold a JSON object of parameter names to values")
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
 
 
@@ -80,7 +76,5 @@ def run(args: argparse.Namespace) -> dict:
 
 def render(data: dict) -> str:
     lines = [f"job {data['job']} (target {data['target']}) finished: run {data['run_id']}"]
-    lines += [
-        f"  {t['task_key']}: {t['executed_notebook']} ({t['seconds']}s)" for t in data["tasks"]
-    ]
+    lines += [f"  {t['task_key']}: {t['executed_notebook']} ({t['seconds']}s)" for t in data["tasks"]]
     return "\n".join(lines)
