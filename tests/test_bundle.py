@@ -1,0 +1,371 @@
+"""Offline checks of the bundle: resources load into the typed classes and match the contracts."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from databricks.bundles.jobs import Job
+from databricks.bundles.schemas import Schema
+from databricks.bundles.volumes import Volume
+
+from bricksml.bundle import config
+from bricksml.errors import BricksmlError
+from bricksml.params import CreateDataParams
+
+ROOT = Path(__file__).resolve().parents[1]
+RESOURCE_FILES = sorted((ROOT / "resources").glob("*.yml"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+CONTRACTS = {"create_data": CreateDataParams}
+TYPED = {"jobs": Job, "schemas": Schema, "volumes": Volume}
+VAR_REF = re.compile(r"\$\{var\.([A-Za-z0-9_\-]+)\}")
+DATA_ROOT = "/Volumes/main/bricksml/data"
+
+
+def _raw(path: Path) -> dict:
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict), f"{path.name} must hold a mapping"
+    return data
+
+
+def _resources() -> list[tuple[str, str, dict, Path]]:
+    out = []
+    for path in RESOURCE_FILES:
+        for kind, items in (_raw(path).get("resources") or {}).items():
+            for key, value in (items or {}).items():
+                out.append((kind, key, value, path))
+    return out
+
+
+def _jobs() -> dict[str, tuple[dict, Path]]:
+    return {key: (value, path) for kind, key, value, path in _resources() if kind == "jobs"}
+
+
+def _job_notebooks(job: dict, job_file: Path) -> list[Path]:
+    out = []
+    for task in job.get("tasks") or []:
+        if "notebook_task" in task:
+            path = (job_file.parent / task["notebook_task"]["notebook_path"]).resolve()
+            out.append(path if path.suffix else path.with_suffix(".ipynb"))
+    return out
+
+
+def test_there_are_resources_and_notebooks() -> None:
+    assert RESOURCE_FILES
+    assert NOTEBOOKS
+    assert set(CONTRACTS) == set(_jobs()), "every job needs a parameter contract in CONTRACTS"
+
+
+@pytest.mark.parametrize("path", RESOURCE_FILES, ids=lambda p: p.name)
+def test_resource_file_loads(path: Path) -> None:
+    data = _raw(path)
+    assert set(data) <= {"resources", "variables", "targets"}, path.name
+    assert data.get("resources"), f"{path.name} declares no resources"
+
+
+@pytest.mark.parametrize("kind,key,value,path", _resources(), ids=lambda v: v if isinstance(v, str) else "")
+def test_resource_loads_into_typed_class_without_unknown_fields(
+    kind: str, key: str, value: dict, path: Path
+) -> None:
+    assert kind in TYPED, f"{path.name}: no typed class checked for resource kind {kind!r}"
+    TYPED[kind].from_dict(value)  # raises ValueError on an unknown field
+
+
+def test_typed_classes_refuse_unknown_fields() -> None:
+    job, _ = _jobs()["create_data"]
+    with pytest.raises(ValueError, match="bogus"):
+        Job.from_dict({**job, "bogus": 1})
+    with pytest.raises(ValueError, match="bogus"):
+        Job.from_dict({**job, "tasks": [{**job["tasks"][0], "bogus": 1}]})
+
+
+def test_bundle_file_loads() -> None:
+    data = _raw(ROOT / "databricks.yml")
+    assert data["bundle"]["name"] == "bricksml"
+    assert "resources/*.yml" in data["include"]
+    assert sum(1 for t in data["targets"].values() if (t or {}).get("default")) == 1
+
+
+@pytest.mark.parametrize("job_key", sorted(_jobs()))
+def test_notebook_paths_exist(job_key: str) -> None:
+    job, path = _jobs()[job_key]
+    notebooks = _job_notebooks(job, path)
+    assert notebooks
+    for notebook in notebooks:
+        assert notebook.is_file(), f"{job_key}: {notebook} does not exist"
+
+
+def test_every_variable_used_is_declared() -> None:
+    declared = set(_raw(ROOT / "databricks.yml")["variables"])
+    for path in [ROOT / "databricks.yml", *RESOURCE_FILES]:
+        used = set(VAR_REF.findall(path.read_text()))
+        assert used <= declared, f"{path.name} uses undeclared variables {sorted(used - declared)}"
+
+
+@pytest.mark.parametrize("job_key", sorted(CONTRACTS))
+def test_job_parameter_names_match_the_contract(job_key: str) -> None:
+    job, _ = _jobs()[job_key]
+    names = [p["name"] for p in job["parameters"]]
+    assert len(names) == len(set(names)), "a parameter is declared twice"
+    assert names == CONTRACTS[job_key].names()
+
+
+@pytest.mark.parametrize("job_key", sorted(CONTRACTS))
+def test_job_data_root_default_is_the_bundle_variable(job_key: str) -> None:
+    job, _ = _jobs()[job_key]
+    declared = {p["name"]: p.get("default") for p in job["parameters"]}
+    assert declared["data_root"] == "${var.data_root}"
+
+
+@pytest.mark.parametrize("job_key", sorted(CONTRACTS))
+def test_job_parameter_defaults_match_the_contract(job_key: str) -> None:
+    contract = CONTRACTS[job_key]
+    job, _ = _jobs()[job_key]
+    declared = {p["name"]: p.get("default") for p in job["parameters"]}
+    defaults = contract.default_strings()
+    mismatched = {
+        name: (declared.get(name), defaults[name])
+        for name in contract.names()
+        if name not in contract.required() and name != "data_root" and declared.get(name) != defaults[name]
+    }
+    assert mismatched == {}, "YAML default != contract default (yaml, contract)"
+
+
+@pytest.mark.parametrize("job_key", sorted(_jobs()))
+def test_no_task_uses_base_parameters(job_key: str) -> None:
+    job, _ = _jobs()[job_key]
+    for task in job.get("tasks") or []:
+        assert "base_parameters" not in (task.get("notebook_task") or {}), task["task_key"]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_are_committed_without_outputs(notebook: Path) -> None:
+    nb = json.loads(notebook.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [], f"{notebook.name} has outputs"
+            assert cell.get("execution_count") is None, f"{notebook.name} has an execution_count"
+
+
+@pytest.mark.parametrize("job_key", sorted(CONTRACTS))
+def test_job_notebooks_use_the_contract(job_key: str) -> None:
+    job, path = _jobs()[job_key]
+    for notebook in _job_notebooks(job, path):
+        nb = json.loads(notebook.read_text())
+        code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+        assert CONTRACTS[job_key].__name__ in code
+        assert "read_job_parameters(" in code
+
+
+PARAM_FILES = sorted((ROOT / "jobs").glob("create_data.*.json"))
+
+
+def test_there_are_param_files() -> None:
+    assert PARAM_FILES
+
+
+@pytest.mark.parametrize("path", PARAM_FILES, ids=lambda p: p.name)
+def test_param_files_hold_contract_names_and_parse(path: Path) -> None:
+    data = json.loads(path.read_text())
+    assert isinstance(data, dict)
+    assert set(data) <= set(CreateDataParams.names())
+    params = CreateDataParams.parse(data)
+    assert params.data_name == data["data_name"]
+
+
+TARGETS = sorted(_raw(ROOT / "databricks.yml")["targets"])
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_resolved_data_root_per_target(target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("catalog", "schema", "data_root", "experiment_name"):
+        monkeypatch.delenv(f"BUNDLE_VAR_{name}", raising=False)
+    bundle = config.load(ROOT, target)
+    assert bundle.target == target
+    assert bundle.variables["data_root"] == DATA_ROOT
+    params = {p["name"]: p.get("default") for p in bundle.job("create_data")["parameters"]}
+    assert params["data_root"] == DATA_ROOT
+    assert "${" not in json.dumps(bundle.resources)
+
+    monkeypatch.setenv("BUNDLE_VAR_catalog", "other")
+    bundle = config.load(ROOT, target)
+    assert bundle.variables["data_root"] == "/Volumes/other/bricksml/data"
+    assert bundle.resources["schemas"]["bricksml"]["catalog_name"] == "other"
+
+
+def test_default_target_is_dev(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BUNDLE_VAR_catalog", raising=False)
+    assert config.load(ROOT).target == "dev"
+
+
+def test_unknown_job_is_an_error() -> None:
+    with pytest.raises(BricksmlError, match="nope"):
+        config.load(ROOT, "dev").job("nope")
+
+
+# -- config.load on a temporary bundle ---------------------------------------------------------
+
+
+def _write_bundle(root: Path, variables: dict, targets: dict, resources: dict | None = None) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    main = {
+        "bundle": {"name": "tmpb"},
+        "include": ["resources/*.yml"],
+        "variables": variables,
+        "targets": targets,
+    }
+    (root / "databricks.yml").write_text(yaml.safe_dump(main))
+    (root / "resources").mkdir(exist_ok=True)
+    resources = resources or {
+        "jobs": {
+            "j": {
+                "name": "j-${bundle.target}",
+                "parameters": [{"name": "root", "default": "${var.root}"}],
+                "tasks": [{"task_key": "t", "notebook_task": {"notebook_path": "../n.ipynb"}}],
+            }
+        }
+    }
+    (root / "resources" / "j.yml").write_text(yaml.safe_dump({"resources": resources}))
+    return root
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("cat", "sch", "root", "a", "b", "x"):
+        monkeypatch.delenv(f"BUNDLE_VAR_{name}", raising=False)
+    return monkeypatch
+
+
+VARS = {
+    "cat": {"default": "main"},
+    "sch": {"default": "s"},
+    "root": {"default": "/Volumes/${var.cat}/${var.sch}/data"},
+}
+
+
+def test_load_resolves_nested_variables_and_target_overrides(tmp_path: Path, clean_env) -> None:
+    root = _write_bundle(
+        tmp_path / "b",
+        VARS,
+        {
+            "dev": {"default": True},
+            "prod": {"variables": {"cat": "prodcat"}},
+            "qa": {"variables": {"sch": {"default": "qa_s"}}},
+        },
+    )
+    dev = config.load(root)
+    assert dev.target == "dev"
+    assert dev.variables["root"] == "/Volumes/main/s/data"
+    assert dev.job("j")["name"] == "j-dev"
+    assert dev.job("j")["parameters"][0]["default"] == "/Volumes/main/s/data"
+    assert dev.job_file("j") == root / "resources" / "j.yml"
+
+    prod = config.load(root, "prod")
+    assert prod.variables["root"] == "/Volumes/prodcat/s/data"
+    assert prod.job("j")["name"] == "j-prod"
+    assert config.load(root, "qa").variables["root"] == "/Volumes/main/qa_s/data"
+
+    clean_env.setenv("BUNDLE_VAR_cat", "envcat")
+    assert config.load(root, "prod").variables["root"] == "/Volumes/envcat/s/data"
+    assert config.load(root, "prod", {"cat": "cli"}).variables["root"] == "/Volumes/cli/s/data"
+
+
+def test_target_resources_are_deep_merged(tmp_path: Path, clean_env) -> None:
+    root = _write_bundle(
+        tmp_path / "b",
+        VARS,
+        {"dev": {"default": True, "resources": {"jobs": {"j": {"max_concurrent_runs": 3}}}}},
+    )
+    job = config.load(root).job("j")
+    assert job["max_concurrent_runs"] == 3
+    assert job["tasks"][0]["task_key"] == "t"
+
+
+def test_whole_string_reference_keeps_type(tmp_path: Path, clean_env) -> None:
+    root = _write_bundle(
+        tmp_path / "b",
+        {"n": {"default": 5}},
+        {"dev": {"default": True}},
+        {"jobs": {"j": {"max_concurrent_runs": "${var.n}", "name": "x${var.n}"}}},
+    )
+    job = config.load(root).job("j")
+    assert job["max_concurrent_runs"] == 5
+    assert job["name"] == "x5"
+
+
+def test_undefined_variable_is_an_error(tmp_path: Path, clean_env) -> None:
+    root = _write_bundle(
+        tmp_path / "b",
+        VARS,
+        {"dev": {"default": True}},
+        {"jobs": {"j": {"name": "${var.missing}"}}},
+    )
+    with pytest.raises(BricksmlError, match="missing"):
+        config.load(root)
+
+
+def test_declared_variable_without_value_is_an_error(tmp_path: Path, clean_env) -> None:
+    root = _write_bundle(
+        tmp_path / "b",
+        {"x": {"description": "no default"}},
+        {"dev": {"default": True}},
+        {"jobs": {"j": {"name": "${var.x}"}}},
+    )
+    with pytest.raises(BricksmlError, match="BUNDLE_VAR_x"):
+        config.load(root)
+    clean_env.setenv("BUNDLE_VAR_x", "given")
+    assert config.load(root).job("j")["name"] == "given"
+
+
+def test_unknown_target_is_an_error(tmp_path: Path, clean_env) -> None:
+    root = _write_bundle(tmp_path / "b", VARS, {"dev": {"default": True}})
+    with pytest.raises(BricksmlError, match="nope"):
+        config.load(root, "nope")
+
+
+def test_target_setting_undeclared_variable_is_an_error(tmp_path: Path, clean_env) -> None:
+    root = _write_bundle(tmp_path / "b", VARS, {"dev": {"default": True, "variables": {"zz": "1"}}})
+    with pytest.raises(BricksmlError, match="zz"):
+        config.load(root)
+
+
+def test_unknown_cli_variable_is_an_error(tmp_path: Path, clean_env) -> None:
+    root = _write_bundle(tmp_path / "b", VARS, {"dev": {"default": True}})
+    with pytest.raises(BricksmlError, match="zz"):
+        config.load(root, None, {"zz": "1"})
+
+
+def test_variable_cycle_is_an_error(tmp_path: Path, clean_env) -> None:
+    root = _write_bundle(
+        tmp_path / "b",
+        {"a": {"default": "x${var.b}"}, "b": {"default": "y${var.a}"}},
+        {"dev": {"default": True}},
+        {"jobs": {"j": {"name": "${var.a}"}}},
+    )
+    with pytest.raises(BricksmlError, match="itself"):
+        config.load(root)
+
+
+def test_resource_declared_twice_is_an_error(tmp_path: Path, clean_env) -> None:
+    root = _write_bundle(tmp_path / "b", VARS, {"dev": {"default": True}})
+    (root / "resources" / "k.yml").write_text((root / "resources" / "j.yml").read_text())
+    with pytest.raises(BricksmlError, match="twice"):
+        config.load(root)
+
+
+def test_invalid_yaml_is_an_error(tmp_path: Path, clean_env) -> None:
+    root = _write_bundle(tmp_path / "b", VARS, {"dev": {"default": True}})
+    (root / "resources" / "bad.yml").write_text("resources: [unclosed\n")
+    with pytest.raises(BricksmlError, match="not valid YAML"):
+        config.load(root)
+
+
+def test_find_root(tmp_path: Path) -> None:
+    root = _write_bundle(tmp_path / "b", VARS, {"dev": {"default": True}})
+    (root / "deep" / "er").mkdir(parents=True)
+    assert config.find_root(root / "deep" / "er") == root.resolve()
+    with pytest.raises(BricksmlError, match=r"databricks\.yml"):
+        config.find_root(tmp_path)
