@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from bricksml.errors import DataError
 
@@ -66,9 +68,16 @@ def require_columns(frame: pd.DataFrame, columns: dict[str, str]) -> None:
         )
 
 
-def normalized_text(text: pd.Series) -> pd.Series:
-    """The key under which two texts count as the same: case and spacing do not matter."""
-    return text.astype("string").str.lower().str.split().str.join(" ").fillna("")
+def normalized_text(text: pd.Series) -> pa.Array:
+    """The key under which two texts count as the same: case and spacing do not matter.
+
+    Runs in Arrow's compute kernels: one vectorised pass instead of a Python call per row.
+    """
+    arr = pa.array(text.astype("string[pyarrow]"))
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.cast(pa.large_string()).combine_chunks()
+    arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_lower(arr), r"\s+", " "))
+    return arr.fill_null("")
 
 
 def assess(
@@ -103,8 +112,8 @@ def assess(
         )
 
     key = _row_key(frame, label_col, text_col, id_col)
-    label_hash = pd.util.hash_pandas_object(frame[label_col].astype("string"), index=False).to_numpy()
-    pair = pd.DataFrame({"key": key, "label": label_hash})
+    label_code, _ = pd.factorize(frame[label_col].astype("string"))
+    pair = pd.DataFrame({"key": key, "label": label_code})
     duplicate = pair.duplicated().to_numpy()
     report.exact_duplicates = int(duplicate.sum())
     if report.exact_duplicates and duplicates == "fail":
@@ -139,7 +148,8 @@ def assess(
 
 def _row_key(frame: pd.DataFrame, label_col: str, text_col: str | None, id_col: str | None) -> np.ndarray:
     if text_col:
-        return pd.util.hash_pandas_object(normalized_text(frame[text_col]), index=False).to_numpy()
+        encoded = pc.dictionary_encode(normalized_text(frame[text_col]))
+        return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     features = [c for c in frame.columns if c not in (label_col, id_col)]
     return pd.util.hash_pandas_object(frame[features], index=False).to_numpy()
 
