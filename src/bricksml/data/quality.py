@@ -76,8 +76,10 @@ def normalized_text(text: pd.Series) -> pa.Array:
     arr = pa.array(text.astype("string[pyarrow]"))
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.cast(pa.large_string()).combine_chunks()
-    arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_lower(arr), r"\s+", " "))
-    return arr.fill_null("")
+    else:
+        arr = arr.cast(pa.large_string())
+    words = pc.utf8_split_whitespace(pc.utf8_lower(arr))
+    return pc.binary_join(words, pa.scalar(" ", pa.large_string())).fill_null("")
 
 
 def assess(
