@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from bricksml.data import quality, readers
+from bricksml.data.store import file_sha256
 from bricksml.errors import DataError
 
 FRAME = pd.DataFrame({"text": ["good, results", "bad; loss", "flat"], "label": ["pos", "neg", "neu"]})
@@ -34,7 +35,7 @@ def test_other_formats_read_the_same_rows(tmp_path: Path, suffix: str) -> None:
         FRAME.to_json(path, orient="records", lines=True)
     frame, sources = readers.read_raw(path)
     assert frame["label"].tolist() == ["pos", "neg", "neu"]
-    assert sources[0].sha256 == readers.sha256_file(path)
+    assert sources[0].sha256 == file_sha256(path)
 
 
 def test_cp1252_file_is_read_and_its_encoding_recorded(tmp_path: Path) -> None:

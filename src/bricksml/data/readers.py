@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from bricksml.data.store import file_sha256
 from bricksml.errors import DataError
 
 FORMATS = {
@@ -62,14 +62,6 @@ def list_raw_files(path: Path) -> list[Path]:
     raise DataError(f"raw_path {str(path)!r} does not exist; pass an existing file or folder")
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_raw(path: Path) -> tuple[pd.DataFrame, list[SourceFile]]:
     """Read one file or a folder of files that share their columns."""
     frames, sources = [], []
@@ -89,7 +81,7 @@ def read_raw(path: Path) -> tuple[pd.DataFrame, list[SourceFile]]:
 
 def _read_one(file: Path) -> tuple[pd.DataFrame, SourceFile]:
     fmt = FORMATS[file.suffix.lower()]
-    digest = sha256_file(file)
+    digest = file_sha256(file)
     encoding = delimiter = None
     try:
         if fmt == "parquet":
