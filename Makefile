@@ -30,10 +30,13 @@ demo: install
 	$(BIN)/bricksml sample-data --kind sentiment --rows 5000 --seed 0 \
 		--out $(DATA_ROOT)/financial_sentiment/raw/sentiment.csv
 	$(BIN)/bricksml run create_data --params-file jobs/create_data.financial_sentiment.json
+	$(BIN)/bricksml run train_models --params-file jobs/train_models.financial_sentiment.json
 	@echo ""
 	@echo "Local workspace mirror: $(BRICKSML_LOCAL_ROOT)"
 	@echo "  data version:       $(BRICKSML_LOCAL_ROOT)$(DATA_ROOT)/financial_sentiment/v1"
 	@echo "  executed notebooks: $(BRICKSML_LOCAL_ROOT)/runs/"
+	@echo "  MLflow store:       $(BRICKSML_LOCAL_ROOT)/mlflow (runs, metrics, plots, registered models)"
+	@echo "  MLflow UI:          $(BIN)/bricksml ui   (then open http://127.0.0.1:5000)"
 
 benchmarks: install
 	$(BIN)/python benchmarks/create_data.py

@@ -95,3 +95,41 @@ def read_job_parameters(names: Iterable[str], defaults: Mapping[str, str]) -> di
         return values
     injected = json.loads(os.environ.get(INJECTED_PARAMETERS_ENV) or "{}")
     return {name: str(injected.get(name, defaults.get(name, ""))) for name in names}
+
+
+#: Set by ``bricksml run`` for each task: where the run keeps its files, and which task this is.
+RUN_DIR_ENV = "BRICKSML_JOB_RUN_DIR"
+TASK_KEY_ENV = "BRICKSML_TASK_KEY"
+
+
+def set_task_value(key: str, value: str | int | float) -> None:
+    """Hand a value to later tasks of the same job run (Databricks task values).
+
+    Outside a job run (an interactive notebook, the CLI) there is no later task: nothing happens.
+    """
+    if on_databricks():
+        from databricks.sdk.runtime import dbutils
+
+        dbutils.jobs.taskValues.set(key=key, value=value)
+        return
+    run_dir, task_key = os.environ.get(RUN_DIR_ENV), os.environ.get(TASK_KEY_ENV)
+    if not (run_dir and task_key):
+        return
+    path = Path(run_dir) / "task_values" / f"{task_key}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    values = json.loads(path.read_text()) if path.exists() else {}
+    values[key] = value
+    path.write_text(json.dumps(values, indent=2))
+
+
+def get_task_value(task_key: str, key: str) -> str | int | float | None:
+    """A value an earlier task of this job run set, or None outside a job run."""
+    if on_databricks():
+        from databricks.sdk.runtime import dbutils
+
+        return dbutils.jobs.taskValues.get(taskKey=task_key, key=key, default=None, debugValue=None)
+    run_dir = os.environ.get(RUN_DIR_ENV)
+    if not run_dir:
+        return None
+    path = Path(run_dir) / "task_values" / f"{task_key}.json"
+    return json.loads(path.read_text()).get(key) if path.exists() else None

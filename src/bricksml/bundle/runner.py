@@ -203,7 +203,8 @@ def _run_notebook_task(
     env[runtime.INJECTED_PARAMETERS_ENV] = json.dumps(parameters)
     env[runtime.TARGET_ENV] = bundle.target
     env[runtime.LOCAL_ROOT_ENV] = str(runtime.local_root())
-    env["BRICKSML_JOB_RUN_DIR"] = str(run_dir)
+    env[runtime.RUN_DIR_ENV] = str(run_dir)
+    env[runtime.TASK_KEY_ENV] = task["task_key"]
     env.pop("DATABRICKS_RUNTIME_VERSION", None)
     km = KernelManager(kernel_name="python3", kernel_spec_manager=_ThisPythonKernels())
     client = NotebookClient(

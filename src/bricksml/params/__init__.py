@@ -2,5 +2,6 @@
 
 from bricksml.params.base import Contract, param
 from bricksml.params.create_data import CreateDataParams
+from bricksml.params.train import TrainParams
 
-__all__ = ["Contract", "CreateDataParams", "param"]
+__all__ = ["Contract", "CreateDataParams", "TrainParams", "param"]

@@ -1,0 +1,314 @@
+"""The train_models job: train one pipeline on a data version, track it in MLflow, register it.
+
+The second task of the job, the promotion gate, is :mod:`bricksml.jobs.validate_model`.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from bricksml import __version__, runtime
+from bricksml.data.versions import DataVersion, open_version
+from bricksml.errors import DataError
+from bricksml.models import evaluate, explain, plots
+from bricksml.models.features import FeatureParamError, resolve_params
+from bricksml.models.pipeline import ModelParamError, ModelSpec, build_pipeline
+from bricksml.models.search import SearchPlan
+from bricksml.models.types import MODEL_TYPES
+from bricksml.params.train import TrainParams
+from bricksml.progress import SILENT, Progress
+from bricksml.tracking import modelstore, setup
+from bricksml.tracking.search import run_search
+
+TRAIN_TASK = "train"
+
+
+@dataclass
+class Timer:
+    """Seconds spent per kind of work, to tell what the job's time goes to."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def __call__(self, what: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[what] = self.seconds.get(what, 0.0) + time.perf_counter() - start
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced, for the CLI's JSON, the notebook and the next task."""
+
+    run_id: str
+    experiment_id: str
+    model_name: str
+    model_version: str
+    model_uri: str
+    model_type: str
+    metrics: dict[str, float]
+    seconds: dict[str, float]
+    data: str
+    best_trial: dict[str, Any] | None = None
+    figures: dict[str, bytes] = field(default_factory=dict, repr=False)  # PNG bytes by name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "experiment_id": self.experiment_id,
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "model_uri": self.model_uri,
+            "model_type": self.model_type,
+            "data": self.data,
+            "metrics": self.metrics,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "best_trial": self.best_trial,
+        }
+
+    def metrics_table(self) -> pd.DataFrame:
+        """Metric x split, the table the notebook shows."""
+        rows: dict[str, dict[str, float]] = {}
+        for key, value in self.metrics.items():
+            split, _, name = key.partition("_")
+            if split in ("train", "test", "holdout"):
+                rows.setdefault(name, {})[split] = value
+        return pd.DataFrame(rows).T.reindex(columns=["train", "test", "holdout"]).dropna(axis=1, how="all")
+
+
+def load_splits(params: TrainParams) -> tuple[DataVersion, dict[str, pd.DataFrame]]:
+    version = open_version(params.data_root, params.data_name, params.data_version)
+    frames = {split: version.read(split) for split in version.splits}
+    needed = [version.label_col, *version.feature_columns]
+    for split, frame in frames.items():
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise DataError(f"split {split!r} of {version.name}/{version.version} lacks columns {missing}")
+    return version, frames
+
+
+def make_pipeline(
+    params: TrainParams, spec: ModelSpec, version: DataVersion, train: pd.DataFrame
+) -> Pipeline:
+    """The unfitted pipeline; a bad parameter fails here, before any MLflow run exists."""
+    try:
+        return build_pipeline(spec, train, version.feature_columns, version.text_col)
+    except FeatureParamError as exc:
+        params.fail("feature_params", f"usable with this data ({exc})", spec.feature_params)
+    except ModelParamError as exc:
+        params.fail("model_params", f"valid for model_type {spec.model_type!r} ({exc})", spec.model_params)
+    raise AssertionError("unreachable")
+
+
+def train_models(params: TrainParams, progress: Progress = SILENT) -> TrainResult:
+    """Train, evaluate, log and register one model version; the gate runs as the next task."""
+    timer = Timer()
+    started = time.perf_counter()
+    version, frames = load_splits(params)
+    train = frames["train"]
+    x_train, y_train = train[version.feature_columns], train[version.label_col].astype(str)
+    if y_train.nunique() < 2:
+        raise DataError(f"the train split of {version.name}/{version.version} has one class only")
+    spec = ModelSpec(params.model_type, params.model_params, params.feature_params, params.seed)
+    pipeline = make_pipeline(params, spec, version, train)
+    plan = SearchPlan.parse(params.search, params.model_type) if params.search else None
+
+    with timer("mlflow"):
+        setup.configure()
+        experiment_id = setup.experiment_id(params.experiment_name)
+        mlflow.start_run(experiment_id=experiment_id, run_name=_run_name(params), tags=_tags(params, version))
+    progress.step(f"MLflow run {mlflow.active_run().info.run_id} in {params.experiment_name}")
+    try:
+        best_trial = None
+        if plan is not None:
+            progress.step(f"searching: {plan.method}, metric {plan.metric}, {plan.folds} folds")
+            best = run_search(plan, params, version, train, progress, timer)
+            spec = ModelSpec(
+                params.model_type,
+                {**params.model_params, **best.model_params},
+                {**params.feature_params, **best.feature_params},
+                params.seed,
+            )
+            pipeline = make_pipeline(params, spec, version, train)
+            best_trial = {
+                "number": best.number,
+                "model_params": best.model_params,
+                "feature_params": best.feature_params,
+            }
+
+        with timer("mlflow"):
+            mlflow.log_params(_flat_params(spec, params))
+        progress.step(f"fitting {params.model_type} on {len(train)} rows")
+        with timer("fit"):
+            pipeline.fit(x_train, y_train)
+        classes = [str(c) for c in pipeline.classes_]
+
+        metrics: dict[str, float] = {}
+        scored: dict[str, tuple[pd.Series, np.ndarray]] = {}
+        for split, frame in frames.items():
+            with timer("predict"):
+                proba = pipeline.predict_proba(frame[version.feature_columns])
+            y_true = frame[version.label_col].astype(str)
+            scored[split] = (y_true, proba)
+            for key, value in evaluate.classification_metrics(y_true, proba, classes).items():
+                metrics[f"{split}_{key}"] = value
+        metrics["fit_seconds"] = timer.seconds["fit"]
+        metrics["predict_seconds"] = timer.seconds["predict"]
+        progress.step("test macro-F1 {:.4f}".format(metrics.get("test_f1_macro", float("nan"))))
+
+        with tempfile.TemporaryDirectory(prefix="bricksml-artifacts-") as tmp:
+            with timer("report"):
+                figures = _write_artifacts(Path(tmp), pipeline, params, version, scored, classes)
+            with timer("mlflow"):
+                mlflow.log_metrics(metrics)
+                mlflow.log_artifacts(tmp)
+                _log_inputs(version, frames)
+                progress.step(f"logging and registering {params.registered_model_name}")
+                logged = modelstore.log_and_register(pipeline, x_train, params.registered_model_name)
+                modelstore.tag_lineage(
+                    params.registered_model_name, logged.version, _lineage(params, version)
+                )
+        run_id = mlflow.active_run().info.run_id
+        timer.seconds["total"] = time.perf_counter() - started
+        mlflow.log_metric("job_seconds", timer.seconds["total"])
+    except BaseException:
+        mlflow.end_run(status="FAILED")
+        raise
+    mlflow.end_run()
+    runtime.set_task_value("model_version", logged.version)
+    runtime.set_task_value("run_id", run_id)
+    return TrainResult(
+        run_id=run_id,
+        experiment_id=experiment_id,
+        model_name=params.registered_model_name,
+        model_version=logged.version,
+        model_uri=f"models:/{params.registered_model_name}/{logged.version}",
+        model_type=params.model_type,
+        metrics=metrics,
+        seconds=timer.seconds,
+        data=f"{version.name}/{version.version}",
+        best_trial=best_trial,
+        figures=figures,
+    )
+
+
+def _run_name(params: TrainParams) -> str:
+    return f"{params.model_type}-{params.data_name}-{params.data_version}"
+
+
+def _tags(params: TrainParams, version: DataVersion) -> dict[str, str]:
+    tags = {
+        "bricksml.job": "train_models",
+        "data_name": version.name,
+        "data_version": version.version,
+        "data_digest": version.manifest.get("content_digest", ""),
+        "bundle_target": runtime.bundle_target(),
+        "bricksml_version": __version__,
+        "model_type": params.model_type,
+    }
+    commit = setup.git_commit()
+    if commit:
+        tags["git_commit"] = commit
+        tags["mlflow.source.git.commit"] = commit
+    return tags
+
+
+def _lineage(params: TrainParams, version: DataVersion) -> dict[str, str]:
+    return {
+        "data_name": version.name,
+        "data_version": version.version,
+        "data_digest": version.manifest.get("content_digest", ""),
+        "data_path": str(version.path),
+        "model_type": params.model_type,
+        "bundle_target": runtime.bundle_target(),
+        "git_commit": setup.git_commit() or "",
+    }
+
+
+def _flat_params(spec: ModelSpec, params: TrainParams) -> dict[str, Any]:
+    """model.* and features.* parameters as they were used (defaults included), plus the seed."""
+    out: dict[str, Any] = {"model_type": spec.model_type, "seed": params.seed}
+    for key, value in {**MODEL_TYPES[spec.model_type].defaults, **spec.model_params}.items():
+        out[f"model.{key}"] = json.dumps(value) if isinstance(value, (list, dict)) else value
+    for key, value in resolve_params(spec.feature_params).items():
+        out[f"features.{key}"] = json.dumps(value) if isinstance(value, (list, dict)) else value
+    if params.search:
+        out["search"] = json.dumps(params.search, sort_keys=True)
+    return out
+
+
+def _log_inputs(version: DataVersion, frames: dict[str, pd.DataFrame]) -> None:
+    """Lineage: each split as an MLflow dataset input with its file's digest and location."""
+    contexts = {"train": "training", "test": "testing", "holdout": "holdout"}
+    for split, frame in frames.items():
+        with warnings.catch_warnings():
+            # MLflow registers the local-file source twice and warns that it picked one of them;
+            # it also hints about integer columns, which the model signature already handles.
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_pandas(
+                frame.head(0),  # the schema and the digest travel; the rows stay in the volume
+                source=str(version.split_file(split)),
+                targets=version.label_col,
+                name=f"{version.name}/{version.version}/{split}",
+                digest=version.split_digest(split)[:32],
+            )
+        mlflow.log_input(dataset, context=contexts.get(split, split))
+
+
+def _write_artifacts(
+    root: Path,
+    pipeline: Pipeline,
+    params: TrainParams,
+    version: DataVersion,
+    scored: dict[str, tuple[pd.Series, np.ndarray]],
+    classes: list[str],
+) -> dict[str, bytes]:
+    """Plots, reports, the explanation and the data manifest, laid out as they appear in MLflow."""
+    figures = {}
+    (root / "plots").mkdir()
+    (root / "reports").mkdir()
+    (root / "data").mkdir()
+    for split, (y_true, proba) in scored.items():
+        (root / "reports" / f"classification_report_{split}.json").write_text(
+            json.dumps(evaluate.report(y_true, proba, classes), indent=2)
+        )
+        if split == "train":
+            continue
+        y_pred = evaluate.predictions(proba, classes)
+        for name, fig in (
+            (
+                f"confusion_matrix_{split}",
+                plots.confusion_matrix_figure(y_true, y_pred, classes, f"Confusion matrix ({split})"),
+            ),
+            (
+                f"roc_{split}",
+                plots.curves_figure(y_true, proba, classes, "roc", f"ROC one-vs-rest ({split})"),
+            ),
+            (
+                f"precision_recall_{split}",
+                plots.curves_figure(y_true, proba, classes, "pr", f"Precision-recall ({split})"),
+            ),
+        ):
+            path = root / "plots" / f"{name}.png"
+            fig.savefig(path)
+            plots.close(fig)
+            figures[name] = path.read_bytes()
+    explanation = explain.explain(pipeline, MODEL_TYPES[params.model_type].explain)
+    if explanation is not None:
+        (root / "reports" / "model_explanation.json").write_text(json.dumps(explanation, indent=2))
+    (root / "data" / "manifest.json").write_text(json.dumps(version.manifest, indent=2))
+    return figures

@@ -1,0 +1,183 @@
+"""The promotion gate, second task of train_models: challenger against champion, same split.
+
+``enabled``: a version that reaches ``gate_min_f1`` becomes ``challenger``; if it is also at least
+as good as the champion (within ``gate_max_drop``) it becomes ``champion``. ``dry_run`` records the
+decision and moves nothing; ``disabled`` skips the comparison. The decision, the metrics and the
+thresholds are recorded as tags on the model version either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+
+from bricksml import runtime
+from bricksml.data.versions import open_version
+from bricksml.errors import BricksmlError
+from bricksml.models import evaluate
+from bricksml.params.train import TrainParams
+from bricksml.progress import SILENT, Progress
+from bricksml.tracking import modelstore, registry, setup
+from bricksml.tracking.registry import CHALLENGER, CHAMPION
+
+METRIC = "f1_macro"
+
+
+@dataclass
+class GateResult:
+    """The gate's decision and the numbers behind it."""
+
+    model_name: str
+    model_version: str
+    mode: str
+    decision: str  # promoted | challenger | rejected | would_promote | would_reject | skipped
+    promoted: bool
+    reason: str
+    split: str
+    metric: str
+    challenger_score: float | None
+    champion_version: str | None
+    champion_score: float | None
+    min_f1: float
+    max_drop: float
+    aliases: dict[str, str]
+    metrics: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def tags(self) -> dict[str, Any]:
+        return {
+            "gate.mode": self.mode,
+            "gate.decision": self.decision,
+            "gate.reason": self.reason,
+            "gate.split": self.split,
+            "gate.metric": self.metric,
+            "gate.challenger_score": _fmt(self.challenger_score),
+            "gate.champion_version": self.champion_version or "",
+            "gate.champion_score": _fmt(self.champion_score),
+            "gate.min_f1": self.min_f1,
+            "gate.max_drop": self.max_drop,
+        }
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
+
+
+def version_to_validate(params: TrainParams, model_version: str | None = None) -> str:
+    """The version trained by this job run (task value), or else the newest one."""
+    number = model_version or runtime.get_task_value("train", "model_version")
+    if number:
+        return str(number)
+    latest = registry.latest_version(params.registered_model_name)
+    if latest is None:
+        raise registry.RegistryError(
+            f"model {params.registered_model_name} has no versions to validate (run the train task first)"
+        )
+    return str(latest.version)
+
+
+def validate_model(
+    params: TrainParams, model_version: str | None = None, progress: Progress = SILENT
+) -> GateResult:
+    """Judge one registered version against the champion and move the aliases as the mode says."""
+    setup.configure()
+    name = params.registered_model_name
+    number = version_to_validate(params, model_version)
+    registry.version(name, number)  # a clear error when the version does not exist
+    version = open_version(params.data_root, params.data_name, params.data_version)
+    split = version.evaluation_split
+    frame = version.read(split)
+    x, y = frame[version.feature_columns], frame[version.label_col].astype(str)
+
+    challenger_metrics = _score(f"models:/{name}/{number}", x, y)
+    score = challenger_metrics[METRIC]
+    champion = registry.version_by_alias(name, CHAMPION)
+    champion_version = str(champion.version) if champion is not None else None
+    champion_score = None
+    if champion is not None and champion_version != number:
+        champion_score = _score(f"models:/{name}/{champion_version}", x, y)[METRIC]
+    elif champion is not None:
+        champion_score = score
+
+    reaches_min = score >= params.gate_min_f1
+    beats_champion = champion_score is None or score >= champion_score - params.gate_max_drop - 1e-12
+    passed = reaches_min and beats_champion
+    reason = _reason(score, reaches_min, beats_champion, champion_version, champion_score, params)
+    progress.step(f"gate ({params.gate_mode}) on {split}: {reason}")
+
+    if params.gate_mode == "disabled":
+        decision, reason = "skipped", "gate disabled: no comparison, no alias moved"
+    elif params.gate_mode == "dry_run":
+        decision = "would_promote" if passed else "would_reject"
+    elif passed:
+        registry.set_alias(name, CHALLENGER, number)
+        registry.set_alias(name, CHAMPION, number)
+        decision = "promoted"
+    elif reaches_min:
+        registry.set_alias(name, CHALLENGER, number)
+        decision = "challenger"
+    else:
+        decision = "rejected"
+
+    result = GateResult(
+        model_name=name,
+        model_version=number,
+        mode=params.gate_mode,
+        decision=decision,
+        promoted=decision == "promoted",
+        reason=reason,
+        split=split,
+        metric=METRIC,
+        challenger_score=score,
+        champion_version=champion_version,
+        champion_score=champion_score,
+        min_f1=params.gate_min_f1,
+        max_drop=params.gate_max_drop,
+        aliases=registry.aliases(name),
+        metrics=challenger_metrics,
+    )
+    registry.tag_version(name, number, result.tags())
+    _log_to_training_run(name, number, split, challenger_metrics)
+    runtime.set_task_value("gate_decision", decision)
+    return result
+
+
+def _score(model_uri: str, x: Any, y: Any) -> dict[str, float]:
+    try:
+        model = modelstore.load(model_uri)
+    except mlflow.exceptions.MlflowException as exc:
+        raise BricksmlError(f"cannot load {model_uri}: {str(exc).splitlines()[0]}") from None
+    proba = model.predict_proba(x)
+    return evaluate.classification_metrics(y, proba, [str(c) for c in model.classes_])
+
+
+def _reason(
+    score: float,
+    reaches_min: bool,
+    beats_champion: bool,
+    champion_version: str | None,
+    champion_score: float | None,
+    params: TrainParams,
+) -> str:
+    parts = [f"macro-F1 {score:.4f} {'>=' if reaches_min else '<'} minimum {params.gate_min_f1:g}"]
+    if champion_score is None:
+        parts.append("no champion yet")
+    else:
+        relation = "within" if beats_champion else "worse than"
+        drop = params.gate_max_drop
+        parts.append(f"{relation} champion v{champion_version} ({champion_score:.4f}, allowed drop {drop:g})")
+    return "; ".join(parts)
+
+
+def _log_to_training_run(name: str, number: str, split: str, metrics: dict[str, float]) -> None:
+    """The gate's numbers also land on the training run, next to its other metrics."""
+    run_id = registry.version(name, number).run_id
+    if run_id:
+        client = registry.client()
+        for key in ("f1_macro", "accuracy"):
+            if key in metrics:
+                client.log_metric(run_id, f"gate_{split}_{key}", metrics[key])

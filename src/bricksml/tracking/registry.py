@@ -1,0 +1,84 @@
+"""The model registry with Unity Catalog's rules everywhere: three-level names, aliases, signatures."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from bricksml.errors import BricksmlError
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+class RegistryError(BricksmlError):
+    """A registry lookup found nothing; the message says what was asked and what exists."""
+
+
+def client() -> MlflowClient:
+    return MlflowClient()
+
+
+def require_signature(model_uri: str) -> None:
+    """Unity Catalog refuses models without a signature; refuse them locally too."""
+    info = mlflow.models.get_model_info(model_uri)
+    if info.signature is None:
+        raise BricksmlError(f"model {model_uri} has no signature; Unity Catalog requires one")
+
+
+def version_by_alias(name: str, alias: str) -> ModelVersion | None:
+    try:
+        return client().get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def version(name: str, number: str | int) -> ModelVersion:
+    try:
+        return client().get_model_version(name, str(number))
+    except MlflowException:
+        raise RegistryError(f"model {name} has no version {number}; {_existing(name)}") from None
+
+
+def latest_version(name: str) -> ModelVersion | None:
+    try:
+        versions = client().search_model_versions(f"name='{name}'")
+    except MlflowException:
+        return None
+    return max(versions, key=lambda v: int(v.version), default=None)
+
+
+def aliases(name: str) -> dict[str, str]:
+    """alias -> version number for a registered model (empty when the model does not exist)."""
+    try:
+        model = client().get_registered_model(name)
+    except MlflowException:
+        return {}
+    return {alias: str(number) for alias, number in (model.aliases or {}).items()}
+
+
+def set_alias(name: str, alias: str, number: str | int) -> None:
+    client().set_registered_model_alias(name, alias, str(number))
+
+
+def tag_version(name: str, number: str | int, tags: Mapping[str, object]) -> None:
+    c = client()
+    for key, value in tags.items():
+        c.set_model_version_tag(name, str(number), key, "" if value is None else str(value))
+
+
+def _existing(name: str) -> str:
+    try:
+        versions = client().search_model_versions(f"name='{name}'")
+    except MlflowException:
+        versions = []
+    if not versions:
+        return "it has no versions (train one first)"
+    numbers = sorted(int(v.version) for v in versions)
+    found = aliases(name)
+    alias_text = ", ".join(f"@{a} -> {v}" for a, v in sorted(found.items())) or "no aliases"
+    return f"existing versions: {', '.join(map(str, numbers))} ({alias_text})"

@@ -1,0 +1,57 @@
+"""Point MLflow at the right stores and find (or create) the experiment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import mlflow
+
+from bricksml import runtime
+
+GIT_COMMIT_ENV = "BRICKSML_GIT_COMMIT"
+
+
+def configure() -> str:
+    """Set the tracking and registry URIs for this environment; return the tracking URI."""
+    uri = runtime.tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(runtime.registry_uri())
+    return uri
+
+
+def experiment_id(name: str) -> str:
+    """The experiment's id, creating it when missing (artifacts beside a local SQLite store)."""
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if runtime.tracking_uri().startswith("sqlite:"):
+        slug = name.strip("/").replace("/", "__") or "default"
+        location = f"{runtime.artifact_root()}/{slug}"
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except mlflow.exceptions.MlflowException:  # created meanwhile by a concurrent run
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+def git_commit() -> str | None:
+    """The code version: from the environment (CI, bundle) or the working copy's git HEAD."""
+    if os.environ.get(GIT_COMMIT_ENV):
+        return os.environ[GIT_COMMIT_ENV]
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
