@@ -14,12 +14,12 @@ from databricks.bundles.volumes import Volume
 
 from bricksml.bundle import config
 from bricksml.errors import BricksmlError
-from bricksml.params import CreateDataParams
+from bricksml.params import CreateDataParams, TrainParams
 
 ROOT = Path(__file__).resolve().parents[1]
 RESOURCE_FILES = sorted((ROOT / "resources").glob("*.yml"))
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-CONTRACTS = {"create_data": CreateDataParams}
+CONTRACTS = {"create_data": CreateDataParams, "train_models": TrainParams}
 TYPED = {"jobs": Job, "schemas": Schema, "volumes": Volume}
 VAR_REF = re.compile(r"\$\{var\.([A-Za-z0-9_\-]+)\}")
 DATA_ROOT = "/Volumes/main/bricksml/data"
@@ -129,7 +129,9 @@ def test_job_parameter_defaults_match_the_contract(job_key: str) -> None:
     mismatched = {
         name: (declared.get(name), defaults[name])
         for name in contract.names()
-        if name not in contract.required() and name != "data_root" and declared.get(name) != defaults[name]
+        if name not in contract.required()
+        and "${var." not in str(declared.get(name))
+        and declared.get(name) != defaults[name]
     }
     assert mismatched == {}, "YAML default != contract default (yaml, contract)"
 
@@ -160,7 +162,7 @@ def test_job_notebooks_use_the_contract(job_key: str) -> None:
         assert "read_job_parameters(" in code
 
 
-PARAM_FILES = sorted((ROOT / "jobs").glob("create_data.*.json"))
+PARAM_FILES = sorted((ROOT / "jobs").glob("*.json"))
 
 
 def test_there_are_param_files() -> None:
@@ -169,11 +171,30 @@ def test_there_are_param_files() -> None:
 
 @pytest.mark.parametrize("path", PARAM_FILES, ids=lambda p: p.name)
 def test_param_files_hold_contract_names_and_parse(path: Path) -> None:
+    contract = CONTRACTS[path.name.split(".")[0]]
     data = json.loads(path.read_text())
     assert isinstance(data, dict)
-    assert set(data) <= set(CreateDataParams.names())
-    params = CreateDataParams.parse(data)
+    assert set(data) <= set(contract.names())
+    params = contract.parse(data)
     assert params.data_name == data["data_name"]
+
+
+def test_every_job_has_a_param_file() -> None:
+    assert {path.name.split(".")[0] for path in PARAM_FILES} == set(CONTRACTS)
+
+
+def test_variable_defaults_resolve_to_values_the_contract_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("catalog", "schema", "data_root", "model_name", "gate_min_f1", "experiment_name"):
+        monkeypatch.delenv(f"BUNDLE_VAR_{name}", raising=False)
+    bundle = config.load(ROOT, "dev")
+    for job_key, contract in CONTRACTS.items():
+        declared = {p["name"]: str(p.get("default", "")) for p in bundle.job(job_key)["parameters"]}
+        params = contract.parse(declared)
+        assert "${" not in json.dumps(params.to_strings()), job_key
+    train = TrainParams.parse(
+        {p["name"]: str(p.get("default", "")) for p in bundle.job("train_models")["parameters"]}
+    )
+    assert train.registered_model_name == "main.bricksml.financial_sentiment"
 
 
 TARGETS = sorted(_raw(ROOT / "databricks.yml")["targets"])

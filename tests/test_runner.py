@@ -177,3 +177,41 @@ def test_task_order_detects_cycles() -> None:
 def test_task_order_unknown_dependency() -> None:
     with pytest.raises(BricksmlError, match="ghost"):
         task_order({"tasks": [_task("a", "ghost")]}, "j")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("kernel")
+def test_run_train_models_runs_train_then_validate_in_kernels(local: Path, capsys) -> None:
+    code, _, err = _run(capsys)
+    assert code == 0, err
+    code = main(
+        [
+            "run",
+            "train_models",
+            "--bundle-root",
+            str(ROOT),
+            "--params-file",
+            str(ROOT / "jobs" / "train_models.financial_sentiment.json"),
+            "--param",
+            "model_name=main.bricksml.fs_job",
+            "--output",
+            "json",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    run = json.loads(out)["data"]
+    assert [t["task_key"] for t in run["tasks"]] == ["train", "validate"]
+    run_dir = Path(run["run_dir"])
+    handed_over = json.loads((run_dir / "task_values" / "train.json").read_text())
+    assert handed_over["model_version"] == "1"
+
+    train_nb = nbformat.read(run_dir / "train.ipynb", as_version=4)
+    outputs = _outputs(train_nb)
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 6  # confusion, ROC, PR x 2 splits
+    assert any("f1_macro" in o.get("data", {}).get("text/plain", "") for o in outputs)
+
+    validate_nb = nbformat.read(run_dir / "validate.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for o in _outputs(validate_nb))
+    assert "main.bricksml.fs_job v1: promoted" in text
+    assert json.loads((run_dir / "task_values" / "validate.json").read_text())["gate_decision"] == "promoted"

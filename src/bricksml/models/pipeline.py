@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
 from bricksml.models import features
@@ -58,8 +59,7 @@ def check_model_params(model_type: str, model_params: Mapping[str, Any], seed: i
 
 def _settable(estimator: BaseEstimator) -> list[str]:
     """The parameters a user may set: a calibrated wrapper passes them to its inner estimator."""
-    inner = getattr(estimator, "estimator", None)
-    target = inner if isinstance(inner, BaseEstimator) else estimator
+    target = estimator.estimator if isinstance(estimator, CalibratedClassifierCV) else estimator
     return list(target.get_params(deep=False))
 
 

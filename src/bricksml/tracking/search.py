@@ -34,6 +34,7 @@ def run_search(
         raise ValueError(f"a class has {smallest} training row(s): too few to cross-validate")
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=params.seed)
     best: tuple[float, Trial] | None = None
+    parent = mlflow.active_run()
     for trial in plan.trials_iter(params.seed):
         spec = ModelSpec(
             params.model_type,
@@ -45,7 +46,9 @@ def run_search(
         with timer("search"):
             scores = cross_validate(pipeline, x, y, cv=cv, scoring=plan.metric, error_score="raise")
         mean = float(np.mean(scores["test_score"]))
-        with timer("mlflow"), mlflow.start_run(run_name=f"trial-{trial.number:03d}", nested=True):
+        with timer("mlflow"), mlflow.start_run(
+            run_name=f"trial-{trial.number:03d}", nested=True, experiment_id=parent.info.experiment_id
+        ):
             mlflow.log_params(
                 {
                     **{f"model.{k}": v for k, v in trial.model_params.items()},
