@@ -11,7 +11,7 @@ import pytest
 
 from bricksml.cli.flags import flag_name
 from bricksml.cli.main import build_parser, main
-from bricksml.params import CreateDataParams
+from bricksml.params import CreateDataParams, TrainParams
 
 ENVELOPE_KEYS = {"command", "status", "exit_code", "data", "errors"}
 
@@ -257,10 +257,11 @@ def _subparser(name: str) -> argparse.ArgumentParser:
     return action.choices[name]
 
 
-def test_every_contract_parameter_has_a_flag() -> None:
-    sub = _subparser("create-data")
+@pytest.mark.parametrize(("command", "contract"), [("create-data", CreateDataParams), ("train", TrainParams)])
+def test_every_contract_parameter_has_a_flag(command: str, contract: type) -> None:
+    sub = _subparser(command)
     by_option = {opt: a for a in sub._actions for opt in a.option_strings}
-    for f in CreateDataParams.fields():
+    for f in contract.fields():
         flag = flag_name(f.name)
         assert flag == "--" + f.name.replace("_", "-")
         assert flag in by_option, f"no flag for {f.name}"
@@ -273,11 +274,33 @@ def test_every_contract_parameter_has_a_flag() -> None:
         if f.metadata["choices"]:
             assert tuple(action.choices) == tuple(f.metadata["choices"])
     flags = {a.dest for a in sub._actions if a.option_strings} - {"help", "output"}
-    assert flags == set(CreateDataParams.names())
+    assert flags == set(contract.names())
+
+
+def test_ui_command_points_at_the_local_store(
+    local_root: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["ui", "--print-command", "--port", "5123", "--output", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)["data"]
+    argv = data["command"]
+    assert argv[1] == "ui"
+    assert argv[argv.index("--backend-store-uri") + 1] == f"sqlite:///{local_root / 'mlflow' / 'mlflow.db'}"
+    assert argv[argv.index("--default-artifact-root") + 1] == (local_root / "mlflow" / "artifacts").as_uri()
+    assert argv[argv.index("--port") + 1] == "5123"
+    assert Path(argv[0]).name == "mlflow"
+
+
+def test_ui_refuses_a_remote_tracking_server(
+    local_root: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
+    assert main(["ui", "--print-command"]) == 2
+    assert "open that server's UI" in capsys.readouterr().err
 
 
 def test_every_command_has_output_flag() -> None:
-    for name in ("sample-data", "create-data", "run"):
+    for name in ("sample-data", "create-data", "train", "run", "ui"):
         sub = _subparser(name)
         output = next(a for a in sub._actions if "--output" in a.option_strings)
         assert tuple(output.choices) == ("text", "json")

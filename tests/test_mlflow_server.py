@@ -109,14 +109,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         mlflow.set_registry_uri(None)
 
 
-def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+def _envelope(stdout: str) -> dict:
+    """The JSON envelope on stdout; found even when other lines precede it (checked separately)."""
+    lines = stdout.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith("{")), None)
+    assert start is not None, f"no JSON envelope on stdout:\n{stdout}"
+    return json.loads("".join(lines[start:]))
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[dict, str]:
+    """Run one bricksml command with --output json: its envelope's data, and all of its stdout."""
     code = main([*argv, "--output", "json"])
     out, err = capsys.readouterr()
     assert code == 0, f"bricksml {argv[0]} exited {code}\nstdout:\n{out}\nstderr:\n{err}"
-    envelope = json.loads(out)
+    envelope = _envelope(out)
     assert envelope["command"] == argv[0]
     assert envelope["status"] == "ok" and envelope["exit_code"] == 0 and envelope["errors"] == []
-    return envelope["data"]
+    return envelope["data"], out
 
 
 def _files(folder: Path) -> list[Path]:
@@ -137,7 +146,7 @@ def test_train_models_tracks_registers_and_uploads_to_a_remote_server(
     csv = tmp_path / "sentiment.csv"
     raw.to_csv(csv, index=False)
 
-    _cli(
+    _, create_stdout = _cli(
         capsys,
         "create-data",
         "--data-name",
@@ -153,7 +162,9 @@ def test_train_models_tracks_registers_and_uploads_to_a_remote_server(
         "--raw-path",
         str(csv),
     )
-    data = _cli(capsys, "train", "--data-name", "fs", "--data-version", "v1", "--model-name", MODEL_NAME)
+    data, train_stdout = _cli(
+        capsys, "train", "--data-name", "fs", "--data-version", "v1", "--model-name", MODEL_NAME
+    )
     assert {"run_id", "model_uri", "model_name", "model_version", "metrics", "promoted", "gate"} <= set(data)
     assert data["model_name"] == MODEL_NAME
     assert data["model_uri"] == f"models:/{MODEL_NAME}/{data['model_version']}"
@@ -205,3 +216,10 @@ def test_train_models_tracks_registers_and_uploads_to_a_remote_server(
     assert {"confusion_matrix_test.png", "classification_report_test.json", "MLmodel"} <= stored_names
     assert any(p.name == "confusion_matrix_test.png" and run.info.run_id in p.parts for p in stored)
     assert _files(local / "mlflow") == []
+
+    # --output json promises one envelope on stdout and nothing else, whatever the tracking store.
+    for command, stdout in (("create-data", create_stdout), ("train", train_stdout)):
+        extra = stdout[: stdout.find("{")].strip()
+        assert not extra, (
+            f"bricksml {command} --output json printed more than the envelope on stdout: {extra!r}"
+        )
