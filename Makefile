@@ -31,9 +31,11 @@ demo: install
 		--out $(DATA_ROOT)/financial_sentiment/raw/sentiment.csv
 	$(BIN)/bricksml run create_data --params-file jobs/create_data.financial_sentiment.json
 	$(BIN)/bricksml run train_models --params-file jobs/train_models.financial_sentiment.json
+	$(BIN)/bricksml run inference --params-file jobs/inference.financial_sentiment.json
 	@echo ""
 	@echo "Local workspace mirror: $(BRICKSML_LOCAL_ROOT)"
 	@echo "  data version:       $(BRICKSML_LOCAL_ROOT)$(DATA_ROOT)/financial_sentiment/v1"
+	@echo "  predictions:        $(BRICKSML_LOCAL_ROOT)/Volumes/main/bricksml/inference/"
 	@echo "  executed notebooks: $(BRICKSML_LOCAL_ROOT)/runs/"
 	@echo "  MLflow store:       $(BRICKSML_LOCAL_ROOT)/mlflow (runs, metrics, plots, registered models)"
 	@echo "  MLflow UI:          $(BIN)/bricksml ui   (then open http://127.0.0.1:5000)"

@@ -135,3 +135,24 @@ def _sniff_delimiter(sample: str) -> str:
         reader = csv.reader(io.StringIO(lines[0] if lines else ""))
         header = next(reader, [])
         return "," if len(header) > 1 or not lines else max(",;\t|", key=lines[0].count)
+
+
+def text_format(file: Path, delimiter: str | None = None) -> tuple[str, str]:
+    """Encoding and delimiter of a delimited text file, judged from its first 64 KiB.
+
+    For streaming readers that cannot afford to decode the whole file first.
+    """
+    with file.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    if not head.strip():
+        raise DataError(f"file {file.name!r} is empty")
+    for encoding in ENCODINGS:
+        try:
+            sample = head.decode(encoding)
+        except UnicodeDecodeError as exc:
+            if len(head) == _SNIFF_BYTES and exc.start >= len(head) - 4:  # cut mid-character
+                sample = head[: exc.start].decode(encoding)
+            else:
+                continue
+        return encoding.replace("-sig", ""), delimiter or _sniff_delimiter(sample)
+    raise DataError(f"file {file.name!r} is in no known text encoding")

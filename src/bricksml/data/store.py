@@ -79,6 +79,28 @@ def publish(
         shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
+def publish_new(final_dir: Path, write: Callable[[Path], None], *, what: str) -> None:
+    """Write an output that must not exist yet through ``write(tmp_dir)``, then rename it into place."""
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_tmp(final_dir)
+    if final_dir.exists():
+        raise VersionExistsError(f"{what} already exists at {final_dir}; outputs are never overwritten")
+    tmp_dir = final_dir.parent / f"{TMP_PREFIX}{final_dir.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp_dir.mkdir()
+    try:
+        write(tmp_dir)
+        try:
+            os.rename(tmp_dir, final_dir)
+        except OSError:
+            if final_dir.exists():
+                raise VersionExistsError(
+                    f"{what} already exists at {final_dir}; outputs are never overwritten"
+                ) from None
+            raise
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
 def _compare_existing(final_dir: Path, manifest: dict, what: str) -> dict:
     try:
         existing = read_manifest(final_dir)

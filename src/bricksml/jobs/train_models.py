@@ -9,6 +9,7 @@ import json
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ class Timer:
     seconds: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
-    def __call__(self, what: str):
+    def __call__(self, what: str) -> Iterator[None]:
         start = time.perf_counter()
         try:
             yield
@@ -233,6 +234,9 @@ def _lineage(params: TrainParams, version: DataVersion) -> dict[str, str]:
         "data_version": version.version,
         "data_digest": version.manifest.get("content_digest", ""),
         "data_path": str(version.path),
+        "label_col": version.label_col,
+        "text_col": version.text_col or "",
+        "id_col": version.id_col or "",
         "model_type": params.model_type,
         "bundle_target": runtime.bundle_target(),
         "git_commit": setup.git_commit() or "",

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, cross_validate
 
-from bricksml.models.pipeline import ModelSpec, build_pipeline
+from bricksml.errors import DataError
+from bricksml.models.features import FeatureParamError
+from bricksml.models.pipeline import ModelParamError, ModelSpec, build_pipeline
 from bricksml.models.search import SearchPlan, Trial
 from bricksml.progress import Progress
 
@@ -31,7 +33,7 @@ def run_search(
     smallest = int(y.value_counts().min())
     folds = min(plan.folds, smallest)
     if folds < 2:
-        raise ValueError(f"a class has {smallest} training row(s): too few to cross-validate")
+        raise DataError(f"search: a class has {smallest} training row(s), too few to cross-validate")
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=params.seed)
     best: tuple[float, Trial] | None = None
     parent = mlflow.active_run()
@@ -42,12 +44,20 @@ def run_search(
             {**params.feature_params, **trial.feature_params},
             params.seed,
         )
-        pipeline = build_pipeline(spec, train, version.feature_columns, version.text_col)
+        try:
+            pipeline = build_pipeline(spec, train, version.feature_columns, version.text_col)
+        except (FeatureParamError, ModelParamError) as exc:
+            params.fail(
+                "search", f"a search whose trials are valid (trial {trial.number}: {exc})", params.search
+            )
         with timer("search"):
             scores = cross_validate(pipeline, x, y, cv=cv, scoring=plan.metric, error_score="raise")
         mean = float(np.mean(scores["test_score"]))
-        with timer("mlflow"), mlflow.start_run(
-            run_name=f"trial-{trial.number:03d}", nested=True, experiment_id=parent.info.experiment_id
+        with (
+            timer("mlflow"),
+            mlflow.start_run(
+                run_name=f"trial-{trial.number:03d}", nested=True, experiment_id=parent.info.experiment_id
+            ),
         ):
             mlflow.log_params(
                 {

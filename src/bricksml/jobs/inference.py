@@ -1,0 +1,293 @@
+"""The inference job: score an input in chunks with one registered model version, save the results.
+
+Output: ``{output_root}/{model_name}/v{version}/{run_timestamp}/`` with ``predictions.parquet``
+and ``metadata.json``, written to a temporary folder and renamed into place (never overwritten).
+When the input carries the label, the metrics go to an MLflow run linked to the model version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bricksml import __version__, runtime
+from bricksml.data.store import publish_new
+from bricksml.errors import DataError
+from bricksml.inference import source
+from bricksml.inference.model import ResolvedModel, resolve
+from bricksml.models import evaluate
+from bricksml.params.inference import InferenceParams
+from bricksml.progress import SILENT, Progress
+from bricksml.tracking import modelstore, setup
+
+PREDICTIONS = "predictions.parquet"
+METADATA = "metadata.json"
+ROW_NUMBER = "row_number"
+_ARROW_TYPES = {
+    "string": pa.string(),
+    "double": pa.float64(),
+    "float": pa.float64(),
+    "long": pa.float64(),  # numbers as float: a missing value must not break an integer column
+    "integer": pa.float64(),
+    "boolean": pa.bool_(),
+}
+
+
+@dataclass
+class InferenceResult:
+    """Where the predictions are and what produced them."""
+
+    output_path: str
+    rows: int
+    model_uri: str
+    model_name: str
+    model_version: str
+    model_run_id: str
+    input: str
+    input_digest: str
+    null_text: int
+    prediction_counts: dict[str, int]
+    metrics: dict[str, float] | None
+    mlflow_run_id: str | None
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def distribution(self) -> pd.DataFrame:
+        counts = pd.Series(self.prediction_counts, name="rows").rename_axis("prediction")
+        return counts.to_frame().assign(share=lambda f: (f["rows"] / max(self.rows, 1)).round(4))
+
+
+def run_inference(params: InferenceParams, progress: Progress = SILENT) -> InferenceResult:
+    """Score the input with the resolved model, in chunks of ``batch_size`` rows."""
+    started = time.perf_counter()
+    setup.configure()
+    resolved = resolve(params)
+    progress.step(f"model {resolved.model_uri} (asked: {resolved.asked})")
+    info = mlflow.models.get_model_info(resolved.load_uri)
+    if info.signature is None or info.signature.inputs is None:
+        raise DataError(f"{resolved.model_uri} has no input signature; it cannot be scored safely")
+    features = {c.name: _ARROW_TYPES.get(str(c.type), pa.string()) for c in info.signature.inputs.inputs}
+    model = modelstore.load(resolved.load_uri)
+    classes = [str(c) for c in model.classes_]
+
+    tags = resolved.tags
+    scoring = source.open_input(params, tags.get("label_col") or None, tags.get("id_col") or None)
+    missing = [c for c in features if c not in scoring.columns]
+    if missing:
+        raise DataError(
+            f"input {scoring.description} lacks the model's column(s) {missing}; it has {scoring.columns}"
+        )
+    unknown_carry = [c for c in params.carry_columns if c not in scoring.columns]
+    if unknown_carry:
+        params.fail("carry_columns", f"columns of the input ({', '.join(scoring.columns)})", unknown_carry[0])
+    id_col = scoring.id_col if scoring.id_col in scoring.columns else None
+    label_col = scoring.label_col if scoring.label_col in scoring.columns else None
+    types = dict(features)
+    for extra in (id_col, label_col, *params.carry_columns):
+        if extra and extra not in types:
+            types[extra] = pa.string() if extra == label_col else None
+    text_col = tags.get("text_col") or None
+
+    scored_at = dt.datetime.now(dt.timezone.utc)
+    stamp = scored_at.strftime("%Y%m%dT%H%M%S%fZ")
+    target = (
+        runtime.resolve_path(params.output_location) / resolved.model_name / f"v{resolved.version}" / stamp
+    )
+    state = _Accumulator(classes, label_col)
+
+    def write(tmp: Path) -> None:
+        writer: pq.ParquetWriter | None = None
+        try:
+            for frame in source.iter_frames(
+                scoring.files, _readable(types, scoring.files), params.batch_size
+            ):
+                if text_col in frame:
+                    state.null_text += int(frame[text_col].isna().sum())
+                proba = model.predict_proba(frame[list(features)])
+                table = _output_table(
+                    frame, proba, classes, id_col, params.carry_columns, resolved, scored_at, state.rows
+                )
+                state.add(frame, proba)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp / PREDICTIONS, table.schema, compression="zstd")
+                writer.write_table(table)
+                progress.step(f"scored {state.rows} rows")
+            if writer is None:
+                raise DataError(f"input {scoring.description} has no rows to score")
+        finally:
+            if writer is not None:
+                writer.close()
+        (tmp / METADATA).write_text(json.dumps(metadata(), indent=2, sort_keys=True) + "\n")
+
+    def metadata() -> dict[str, Any]:
+        return {
+            "model": {
+                "asked": resolved.asked,
+                "model_uri": resolved.model_uri,
+                "model_name": resolved.model_name,
+                "model_version": resolved.version,
+                "run_id": resolved.run_id,
+                "classes": classes,
+            },
+            "input": {
+                "source": scoring.description,
+                "files": [str(f) for f in scoring.files],
+                "digest": scoring.digest,
+            },
+            "rows": state.rows,
+            "null_text": state.null_text,
+            "prediction_counts": state.prediction_counts(),
+            "metrics": state.metrics(),
+            "batch_size": params.batch_size,
+            "scored_at": scored_at.isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - started, 3),
+            "parameters": params.to_strings(),
+            "bricksml_version": __version__,
+        }
+
+    progress.step(f"scoring {scoring.description} -> {target}")
+    publish_new(target, write, what=f"inference output {target.name}")
+    metrics = state.metrics()
+    mlflow_run_id = _log_run(params, resolved, scoring, target, state, metrics)
+    if state.null_text:
+        progress.step(f"{state.null_text} rows had no text and were scored as empty text")
+    return InferenceResult(
+        output_path=str(target),
+        rows=state.rows,
+        model_uri=resolved.model_uri,
+        model_name=resolved.model_name,
+        model_version=resolved.version,
+        model_run_id=resolved.run_id,
+        input=scoring.description,
+        input_digest=scoring.digest,
+        null_text=state.null_text,
+        prediction_counts=state.prediction_counts(),
+        metrics=metrics,
+        mlflow_run_id=mlflow_run_id,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _readable(types: dict[str, pa.DataType | None], files: list[Path]) -> dict[str, pa.DataType | None]:
+    """Columns to read with their types; id and carried columns keep their own type where files have one."""
+    text_files = any(f.suffix.lower() not in (".parquet", ".pq") for f in files)
+    return {
+        name: (t if t is not None else (pa.string() if text_files else None)) for name, t in types.items()
+    }
+
+
+class _Accumulator:
+    """Running counts and, when labels are present, what the metrics need (a few bytes per row)."""
+
+    def __init__(self, classes: list[str], label_col: str | None) -> None:
+        self.classes = classes
+        self.label_col = label_col
+        self.rows = 0
+        self.null_text = 0
+        self.counts = np.zeros(len(classes), dtype=np.int64)
+        self.labels: list[np.ndarray] = []
+        self.probas: list[np.ndarray] = []
+
+    def add(self, frame: pd.DataFrame, proba: np.ndarray) -> None:
+        self.rows += len(frame)
+        self.counts += np.bincount(np.argmax(proba, axis=1), minlength=len(self.classes))
+        if self.label_col:
+            labels = frame[self.label_col]
+            known = labels.notna().to_numpy()
+            self.labels.append(labels[known].astype(str).to_numpy(dtype=object))
+            self.probas.append(proba[known].astype(np.float32))
+
+    def prediction_counts(self) -> dict[str, int]:
+        return {c: int(n) for c, n in zip(self.classes, self.counts, strict=True)}
+
+    def metrics(self) -> dict[str, float] | None:
+        if not self.label_col or not self.labels:
+            return None
+        y = np.concatenate(self.labels)
+        proba = np.concatenate(self.probas).astype(np.float64)
+        if not len(y):
+            return None
+        known = np.isin(y, self.classes)
+        out = evaluate.classification_metrics(y[known], proba[known], self.classes)
+        out["labelled_rows"] = float(len(y))
+        out["unknown_label_rows"] = float((~known).sum())
+        return out
+
+
+def _output_table(
+    frame: pd.DataFrame,
+    proba: np.ndarray,
+    classes: list[str],
+    id_col: str | None,
+    carry: tuple[str, ...],
+    resolved: ResolvedModel,
+    scored_at: dt.datetime,
+    offset: int,
+) -> pa.Table:
+    n = len(frame)
+    columns: dict[str, pa.Array] = {}
+    if id_col:
+        columns[id_col] = pa.array(frame[id_col])
+    else:
+        columns[ROW_NUMBER] = pa.array(np.arange(offset, offset + n, dtype=np.int64))
+    for name in carry:
+        if name not in columns:
+            columns[name] = pa.array(frame[name])
+    best = np.argmax(proba, axis=1).astype(np.int32)
+    columns["prediction"] = pa.DictionaryArray.from_arrays(pa.array(best), pa.array(classes))
+    for index, label in enumerate(classes):
+        columns[f"probability_{label}"] = pa.array(proba[:, index].astype(np.float64))
+    columns["model_version"] = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(n, dtype=np.int32)), pa.array([resolved.version])
+    )
+    columns["scored_at"] = pa.array(
+        np.full(n, np.datetime64(scored_at.replace(tzinfo=None), "us")), pa.timestamp("us", tz="UTC")
+    )
+    return pa.table(columns)
+
+
+def _log_run(
+    params: InferenceParams,
+    resolved: ResolvedModel,
+    scoring: source.ScoringInput,
+    target: Path,
+    state: _Accumulator,
+    metrics: dict[str, float] | None,
+) -> str | None:
+    """An MLflow run of this scoring job, tagged with the model version (metrics when labelled)."""
+    experiment_id = setup.experiment_id(params.experiment_name)
+    tags = {
+        "bricksml.job": "inference",
+        "model_name": resolved.model_name,
+        "model_version": resolved.version,
+        "model_uri": resolved.model_uri,
+        "model_run_id": resolved.run_id,
+        "input": scoring.description,
+        "input_digest": scoring.digest,
+        "output_path": str(target),
+        "bundle_target": runtime.bundle_target(),
+        "bricksml_version": __version__,
+    }
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"score-{resolved.model_name}-v{resolved.version}", tags=tags
+    ) as run:
+        mlflow.log_params({"batch_size": params.batch_size, "input": scoring.description})
+        values = {"rows": float(state.rows), "null_text_rows": float(state.null_text)}
+        if metrics:
+            values.update({f"inference_{k}": v for k, v in metrics.items()})
+        mlflow.log_metrics(values, model_id=resolved.model_id)
+        mlflow.log_artifact(str(target / METADATA))
+    return run.info.run_id

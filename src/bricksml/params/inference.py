@@ -1,0 +1,81 @@
+"""Parameters of the inference job."""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+import re
+from typing import ClassVar
+
+from bricksml.params.base import Contract, name_check, param
+from bricksml.params.create_data import DEFAULT_DATA_ROOT
+from bricksml.params.train import model_name_check
+
+DEFAULT_EXPERIMENT = "/Shared/bricksml/inference"
+SPLITS = ("", "train", "test", "holdout")
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_MODEL_URI = re.compile(r"^(runs:/[^/]+/.+|models:/[^/@]+(/\d+|@[A-Za-z0-9_-]+)|models:/m-[0-9a-f]+)$")
+
+
+def run_id_check(value: str) -> str | None:
+    return None if not value or _RUN_ID.match(value) else "an MLflow run id (32 hexadecimal characters)"
+
+
+def model_uri_check(value: str) -> str | None:
+    if not value or _MODEL_URI.match(value):
+        return None
+    return "a model URI: runs:/<run_id>/model, models:/<name>/<version> or models:/<name>@<alias>"
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceParams(Contract):
+    """Which model scores which data, and where the predictions go.
+
+    The model: ``run_id``, else ``model_uri``, else ``model_name`` at ``model_alias``. The input:
+    ``input_path``, else the ``split`` of ``data_name``/``data_version``.
+    """
+
+    job: ClassVar[str] = "inference"
+
+    run_id: str = param("", help="MLflow run id of the training run (as in a run book).", check=run_id_check)
+    model_uri: str = param(
+        "",
+        help="runs:/<run_id>/model, models:/<name>/<version> or models:/<name>@<alias>.",
+        check=model_uri_check,
+    )
+    model_name: str = param(
+        "", help="Registered model, catalog.schema.model (used with model_alias).", check=model_name_check
+    )
+    model_alias: str = param("champion", help="Alias of model_name to score with.", check=name_check)
+    data_name: str = param("", help="Data set whose split to score.", check=name_check)
+    data_version: str = param("", help="Data version whose split to score.", check=name_check)
+    split: str = param("", choices=SPLITS, help="Split to score. Empty: holdout, else test.")
+    input_path: str = param("", help="File or folder to score instead (CSV, TSV, Parquet, JSON Lines).")
+    data_root: str = param(DEFAULT_DATA_ROOT, help="Root of all data sets (a Unity Catalog volume path).")
+    output_root: str = param("", help="Where predictions go. Empty: {data_root}/../inference.")
+    carry_columns: tuple[str, ...] = param(
+        (), kind="list", help="Input columns to copy into the predictions, comma-separated."
+    )
+    batch_size: int = param(
+        50000,
+        kind="int",
+        help="Rows scored at a time (memory stays flat).",
+        check=lambda v: None if v > 0 else "> 0",
+    )
+    experiment_name: str = param(
+        DEFAULT_EXPERIMENT, help="MLflow experiment of the inference runs (metrics when labels are present)."
+    )
+
+    def __post_init__(self) -> None:
+        if self.run_id and self.model_uri:
+            self.fail("model_uri", "empty when run_id is given (one model source)", self.model_uri)
+        if not (self.run_id or self.model_uri or self.model_name):
+            self.fail("model_name", "given (or run_id, or model_uri) to know which model scores", "")
+        if not self.input_path and not (self.data_name and self.data_version):
+            self.fail("input_path", "given (or data_name and data_version)", "")
+
+    @property
+    def output_location(self) -> str:
+        if self.output_root:
+            return self.output_root
+        return posixpath.join(posixpath.dirname(self.data_root.rstrip("/")), "inference")
