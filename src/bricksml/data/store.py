@@ -82,7 +82,7 @@ def publish(
 def publish_new(final_dir: Path, write: Callable[[Path], None], *, what: str) -> None:
     """Write an output that must not exist yet through ``write(tmp_dir)``, then rename it into place."""
     final_dir.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_tmp(final_dir)
+    _remove_stale_tmp(final_dir, any_name=True)
     if final_dir.exists():
         raise VersionExistsError(f"{what} already exists at {final_dir}; outputs are never overwritten")
     tmp_dir = final_dir.parent / f"{TMP_PREFIX}{final_dir.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -115,12 +115,13 @@ def _compare_existing(final_dir: Path, manifest: dict, what: str) -> dict:
     return existing
 
 
-def _remove_stale_tmp(final_dir: Path) -> None:
-    """Remove temporary folders of this version left by runs that were killed."""
-    for tmp in final_dir.parent.glob(f"{TMP_PREFIX}{final_dir.name}-*"):
+def _remove_stale_tmp(final_dir: Path, any_name: bool = False) -> None:
+    """Remove temporary folders left by runs that were killed (of this name, or of any name)."""
+    pattern = f"{TMP_PREFIX}*" if any_name else f"{TMP_PREFIX}{final_dir.name}-*"
+    for tmp in final_dir.parent.glob(pattern):
         try:
-            pid = int(tmp.name[len(TMP_PREFIX) + len(final_dir.name) + 1 :].split("-")[0])
-        except ValueError:
+            pid = int(tmp.name.rsplit("-", 2)[1])
+        except (IndexError, ValueError):
             continue
         if not _alive(pid):
             shutil.rmtree(tmp, ignore_errors=True)

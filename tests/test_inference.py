@@ -1,0 +1,315 @@
+"""inference: model by run id / URI / alias, chunked scoring, immutable output, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from bricksml.cli.main import main
+from bricksml.data import sample
+from bricksml.errors import DataError, ParameterError
+from bricksml.inference import source
+from bricksml.jobs.create_data import create_data
+from bricksml.jobs.inference import run_inference
+from bricksml.jobs.train_models import train_models
+from bricksml.jobs.validate_model import validate_model
+from bricksml.params import CreateDataParams, InferenceParams, TrainParams
+from bricksml.tracking.registry import RegistryError
+
+MODEL = "main.bricksml.fs_infer"
+DATA = Path("Volumes/main/bricksml/data")
+OUTPUT = Path("Volumes/main/bricksml/inference")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A text data version, one registered champion, and the holdout split as raw files."""
+    root = tmp_path_factory.mktemp("local")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BRICKSML_LOCAL_ROOT", str(root))
+        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DATABRICKS_RUNTIME_VERSION"):
+            mp.delenv(name, raising=False)
+        raw = root / "sentiment.csv"
+        sample.sentiment(1500, 11).to_csv(raw, index=False)
+        create_data(
+            CreateDataParams.parse(
+                {
+                    "data_name": "fs",
+                    "data_version": "v1",
+                    "label_col": "Sentiment",
+                    "text_col": "Sentence",
+                    "id_col": "id",
+                    "raw_path": str(raw),
+                }
+            )
+        )
+        params = TrainParams.parse({"data_name": "fs", "data_version": "v1", "model_name": MODEL})
+        result = train_models(params)
+        validate_model(params, result.model_version)
+        holdout = pd.read_parquet(root / DATA / "fs/v1/holdout.parquet")
+        yield {"root": root, "run_id": result.run_id, "version": result.model_version, "holdout": holdout}
+    mlflow.set_tracking_uri(None)
+
+
+def _infer(**raw: str) -> object:
+    return run_inference(InferenceParams.parse(raw))
+
+
+def _predictions(result) -> pd.DataFrame:
+    return pd.read_parquet(Path(result.output_path) / "predictions.parquet")
+
+
+def _expected(trained: dict, frame: pd.DataFrame) -> np.ndarray:
+    model = mlflow.sklearn.load_model(f"models:/{MODEL}/{trained['version']}")
+    return model.predict(frame[["Sentence"]])
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["run_id", "version", "alias", "runs_uri", "name_alias"],
+)
+def test_every_way_to_name_the_model_gives_the_model_predictions(trained: dict, how: str) -> None:
+    asked = {
+        "run_id": {"run_id": trained["run_id"]},
+        "version": {"model_uri": f"models:/{MODEL}/{trained['version']}"},
+        "alias": {"model_uri": f"models:/{MODEL}@champion"},
+        "runs_uri": {"model_uri": f"runs:/{trained['run_id']}/model"},
+        "name_alias": {"model_name": MODEL, "model_alias": "champion"},
+    }[how]
+    result = _infer(**asked, data_name="fs", data_version="v1")
+    assert result.model_version == trained["version"]
+    assert result.model_run_id == trained["run_id"]
+    assert result.input == "fs/v1/holdout"
+    predictions = _predictions(result)
+    holdout = trained["holdout"]
+    assert len(predictions) == len(holdout) == result.rows
+    assert predictions["id"].tolist() == holdout["id"].tolist()
+    assert predictions["prediction"].astype(str).tolist() == _expected(trained, holdout).tolist()
+
+
+def test_output_has_the_documented_columns_and_metadata(trained: dict) -> None:
+    result = _infer(
+        model_name=MODEL, data_name="fs", data_version="v1", split="test", carry_columns="Sentence"
+    )
+    out = Path(result.output_path)
+    assert out.parent.parent == trained["root"] / OUTPUT / MODEL
+    assert out.parent.name == f"v{trained['version']}"
+    predictions = _predictions(result)
+    assert list(predictions.columns) == [
+        "id",
+        "Sentence",
+        "prediction",
+        "probability_negative",
+        "probability_neutral",
+        "probability_positive",
+        "model_version",
+        "scored_at",
+    ]
+    probabilities = predictions.filter(like="probability_").to_numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
+    assert set(predictions["model_version"].astype(str)) == {trained["version"]}
+    assert str(predictions["scored_at"].dtype) == "datetime64[us, UTC]"
+    metadata = json.loads((out / "metadata.json").read_text())
+    manifest = json.loads((trained["root"] / DATA / "fs/v1/manifest.json").read_text())
+    assert metadata["model"]["model_version"] == trained["version"]
+    assert metadata["model"]["run_id"] == trained["run_id"]
+    assert metadata["input"]["source"] == "fs/v1/test"
+    assert metadata["input"]["digest"] == manifest["splits"]["test"]["sha256"]
+    assert metadata["rows"] == len(predictions)
+    assert sum(metadata["prediction_counts"].values()) == len(predictions)
+
+
+def test_labels_give_metrics_in_an_mlflow_run_linked_to_the_model(trained: dict) -> None:
+    result = _infer(model_name=MODEL, data_name="fs", data_version="v1")
+    assert result.metrics["f1_macro"] > 0.8
+    run = MlflowClient().get_run(result.mlflow_run_id)
+    assert run.data.tags["model_version"] == trained["version"]
+    assert run.data.tags["model_run_id"] == trained["run_id"]
+    assert run.data.metrics["inference_f1_macro"] == pytest.approx(result.metrics["f1_macro"])
+    assert run.data.metrics["rows"] == result.rows
+
+
+def test_chunked_scoring_equals_unchunked(trained: dict) -> None:
+    whole = _predictions(_infer(model_name=MODEL, data_name="fs", data_version="v1", batch_size="100000"))
+    chunked = _predictions(_infer(model_name=MODEL, data_name="fs", data_version="v1", batch_size="7"))
+    pd.testing.assert_frame_equal(whole.drop(columns="scored_at"), chunked.drop(columns="scored_at"))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".parquet"])
+def test_files_and_folders_score_like_the_split(trained: dict, tmp_path: Path, suffix: str) -> None:
+    holdout = trained["holdout"].assign(extra_column=1)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    halves = [holdout.iloc[: len(holdout) // 2], holdout.iloc[len(holdout) // 2 :]]
+    for index, part in enumerate(halves):
+        path = folder / f"part{index}{suffix}"
+        if suffix == ".csv":
+            part.to_csv(path, index=False)
+        elif suffix == ".tsv":
+            part.to_csv(path, index=False, sep="\t")
+        elif suffix == ".jsonl":
+            part.to_json(path, orient="records", lines=True)
+        else:
+            part.to_parquet(path, index=False)
+    result = _infer(model_name=MODEL, input_path=str(folder), batch_size="50")
+    predictions = _predictions(result)
+    assert predictions["prediction"].astype(str).tolist() == _expected(trained, holdout).tolist()
+    assert predictions["id"].astype(str).tolist() == holdout["id"].astype(str).tolist()
+    assert result.metrics is not None  # the label column travelled with the files
+
+
+def test_null_text_scores_as_empty_text_and_is_counted(trained: dict, tmp_path: Path) -> None:
+    frame = pd.DataFrame({"id": [1, 2, 3], "Sentence": ["Profit rose 20%", None, ""]})
+    path = tmp_path / "nulls.parquet"
+    frame.to_parquet(path, index=False)
+    result = _infer(model_name=MODEL, input_path=str(path))
+    assert result.null_text == 1
+    predictions = _predictions(result)
+    np.testing.assert_allclose(
+        predictions.filter(like="probability_").iloc[1], predictions.filter(like="probability_").iloc[2]
+    )
+    assert result.metrics is None  # no label column
+
+
+def test_missing_column_fails_before_scoring_and_names_it(trained: dict, tmp_path: Path) -> None:
+    path = tmp_path / "wrong.csv"
+    pd.DataFrame({"id": [1], "Text": ["Profit rose"]}).to_csv(path, index=False)
+    with pytest.raises(
+        DataError, match=r"lacks the model's column\(s\) \['Sentence'\]; it has \['id', 'Text'\]"
+    ):
+        _infer(model_name=MODEL, input_path=str(path))
+    assert not (trained["root"] / OUTPUT / MODEL / "v1").exists() or all(
+        (p / "predictions.parquet").exists() for p in (trained["root"] / OUTPUT / MODEL / "v1").iterdir()
+    )
+
+
+@pytest.mark.parametrize(
+    ("asked", "pattern"),
+    [
+        (
+            {"model_name": MODEL, "model_alias": "gold"},
+            r"@gold: no such alias; model .* has versions 1 \(@challenger",
+        ),
+        (
+            {"model_name": "main.bricksml.nope"},
+            r"model main.bricksml.nope does not exist; registered models: .*fs_infer",
+        ),
+        (
+            {"run_id": "0" * 32},
+            r"run_id 0{32}: no such run .* latest registered versions: main.bricksml.fs_infer v1",
+        ),
+        ({"model_uri": f"models:/{MODEL}/9"}, r"has no version 9; existing versions: 1"),
+    ],
+)
+def test_unknown_model_names_what_was_asked_and_what_exists(trained: dict, asked: dict, pattern: str) -> None:
+    with pytest.raises(RegistryError, match=pattern):
+        _infer(**asked, data_name="fs", data_version="v1")
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [
+        ({"run_id": "abc"}, "run_id"),
+        ({"model_uri": "s3://bucket/model"}, "model_uri"),
+        ({"run_id": "a" * 32, "model_uri": "models:/a.b.c/1"}, "model_uri"),
+        ({}, "model_name"),
+        ({"model_name": MODEL}, "input_path"),
+        ({"model_name": MODEL, "input_path": "x.csv", "batch_size": "0"}, "batch_size"),
+        ({"model_name": MODEL, "input_path": "x.csv", "split": "validation"}, "split"),
+    ],
+)
+def test_bad_parameters_name_the_parameter(raw: dict, name: str) -> None:
+    with pytest.raises(ParameterError) as caught:
+        InferenceParams.parse(raw)
+    assert caught.value.name == name
+
+
+def test_unknown_carry_column_is_refused(trained: dict) -> None:
+    with pytest.raises(ParameterError, match="carry_columns"):
+        _infer(model_name=MODEL, data_name="fs", data_version="v1", carry_columns="nope")
+
+
+def test_failure_mid_scoring_leaves_nothing(trained: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = source.iter_frames
+
+    def failing(*args, **kwargs):
+        for index, frame in enumerate(real(*args, **kwargs)):
+            if index == 2:
+                raise OSError("disk went away")
+            yield frame
+
+    monkeypatch.setattr(source, "iter_frames", failing)
+    versions = trained["root"] / OUTPUT / MODEL / f"v{trained['version']}"
+    before = set(versions.iterdir()) if versions.exists() else set()
+    with pytest.raises(OSError, match="disk went away"):
+        _infer(model_name=MODEL, data_name="fs", data_version="v1", batch_size="10")
+    assert set(versions.iterdir()) == before
+
+
+KILL_SCRIPT = """
+import sys
+from bricksml.jobs.inference import run_inference
+from bricksml.params import InferenceParams
+raw = {"model_name": sys.argv[1], "input_path": sys.argv[2], "batch_size": "500"}
+run_inference(InferenceParams.parse(raw))
+"""
+
+
+@pytest.mark.slow
+def test_killed_run_leaves_no_output_folder(trained: dict, tmp_path: Path) -> None:
+    big = tmp_path / "big.parquet"
+    sample.sentiment(60_000, 2).to_parquet(big, index=False)
+    env = {**os.environ, "BRICKSML_LOCAL_ROOT": str(trained["root"])}
+    versions = trained["root"] / OUTPUT / MODEL / f"v{trained['version']}"
+    before = {p.name for p in versions.iterdir()} if versions.exists() else set()
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, MODEL, str(big)], env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(p.name.startswith(".tmp-") for p in _ls(versions)):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = {p.name for p in _ls(versions) if not p.name.startswith(".")} - before
+    assert finished == set(), "a killed run left an output folder"
+    done = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, MODEL, str(big)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in _ls(versions) if p.name.startswith(".tmp-")] == []
+
+
+def _ls(path: Path) -> list[Path]:
+    return list(path.iterdir()) if path.exists() else []
+
+
+def test_cli_infer_outputs_the_promised_json(trained: dict, capsys) -> None:
+    code = main(
+        ["infer", "--model-name", MODEL, "--data-name", "fs", "--data-version", "v1", "--output", "json"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    data = json.loads(out)["data"]
+    for key in ("output_path", "rows", "model_uri", "model_version", "metrics"):
+        assert key in data
+    assert data["model_uri"] == f"models:/{MODEL}/{trained['version']}"
+    assert Path(data["output_path"], "predictions.parquet").exists()
+
+
+def test_cli_infer_bad_input_is_one_line(trained: dict, tmp_path: Path, capsys) -> None:
+    path = tmp_path / "wrong.csv"
+    pd.DataFrame({"Text": ["x"]}).to_csv(path, index=False)
+    code = main(["infer", "--model-name", MODEL, "--input-path", str(path)])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert len(err.strip().splitlines()) == 1 and "Sentence" in err
