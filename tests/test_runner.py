@@ -215,3 +215,42 @@ def test_run_train_models_runs_train_then_validate_in_kernels(local: Path, capsy
     text = "".join(o.get("text", "") for o in _outputs(validate_nb))
     assert "main.bricksml.fs_job v1: promoted" in text
     assert json.loads((run_dir / "task_values" / "validate.json").read_text())["gate_decision"] == "promoted"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("kernel")
+def test_run_inference_scores_with_the_champion_in_a_kernel(local: Path, capsys) -> None:
+    from bricksml.jobs.train_models import train_models
+    from bricksml.jobs.validate_model import validate_model
+    from bricksml.params import TrainParams
+
+    code, _, err = _run(capsys)
+    assert code == 0, err
+    params = TrainParams.parse(
+        {"data_name": "financial_sentiment", "data_version": "v1", "model_name": "a.b.fs"}
+    )
+    validate_model(params, train_models(params).model_version)
+    code = main(
+        [
+            "run",
+            "inference",
+            "--bundle-root",
+            str(ROOT),
+            "--params-file",
+            str(ROOT / "jobs" / "inference.financial_sentiment.json"),
+            "--param",
+            "model_name=a.b.fs",
+            "--output",
+            "json",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    run = json.loads(out)["data"]
+    outputs = _outputs(nbformat.read(Path(run["run_dir"]) / "inference.ipynb", as_version=4))
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "with models:/a.b.fs/1 ->" in text
+    tables = "".join(o.get("data", {}).get("text/plain", "") for o in outputs)
+    assert "prediction" in tables and "f1_macro" in tables
+    scored = list((local / "Volumes/main/bricksml/inference/a.b.fs/v1").iterdir())
+    assert len(scored) == 1 and (scored[0] / "predictions.parquet").exists()
