@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -228,12 +229,23 @@ def test_unknown_model_names_what_was_asked_and_what_exists(trained: dict, asked
         ({"model_name": MODEL}, "input_path"),
         ({"model_name": MODEL, "input_path": "x.csv", "batch_size": "0"}, "batch_size"),
         ({"model_name": MODEL, "input_path": "x.csv", "split": "validation"}, "split"),
+        ({"model_name": MODEL, "input_path": "x.csv", "input_table": "a.b.c"}, "input_table"),
     ],
 )
 def test_bad_parameters_name_the_parameter(raw: dict, name: str) -> None:
     with pytest.raises(ParameterError) as caught:
         InferenceParams.parse(raw)
     assert caught.value.name == name
+
+
+def test_spark_table_without_spark_is_a_clear_error_and_writes_nothing(trained: dict) -> None:
+    if importlib.util.find_spec("pyspark") is not None:
+        pytest.skip("Spark is installed here; this checks the error where it is not")
+    outputs = trained["root"] / OUTPUT / MODEL
+    before = sorted(p.name for p in outputs.rglob("*")) if outputs.exists() else []
+    with pytest.raises(DataError, match="input_table needs Spark"):
+        _infer(model_name=MODEL, input_table="main.bricksml.new_sentences")
+    assert (sorted(p.name for p in outputs.rglob("*")) if outputs.exists() else []) == before
 
 
 def test_unknown_carry_column_is_refused(trained: dict) -> None:

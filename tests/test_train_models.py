@@ -298,6 +298,8 @@ def test_gate_promotes_first_model_and_only_better_ones(store: Path) -> None:
     assert tags["gate.decision"] == "challenger"
     assert tags["gate.champion_version"] == "1"
     assert "worse than champion v1" in tags["gate.reason"]
+    assert json.loads(tags["gate.metrics"])["f1_macro"] == pytest.approx(gate.challenger_score, abs=1e-6)
+    assert tags["gate.min_f1"] == "0.6" and tags["gate.max_drop"] == "0.0"
 
     # Allowing the drop promotes it.
     lenient = {**worse, "gate_max_drop": "0.9"}

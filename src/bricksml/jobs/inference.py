@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from bricksml import __version__, runtime
 from bricksml.data.store import publish_new
 from bricksml.errors import DataError
-from bricksml.inference import source
+from bricksml.inference import source, spark
 from bricksml.inference.model import ResolvedModel, resolve
 from bricksml.models import evaluate
 from bricksml.params.inference import InferenceParams
@@ -84,6 +84,8 @@ def run_inference(params: InferenceParams, progress: Progress = SILENT) -> Infer
     classes = [str(c) for c in model.classes_]
 
     tags = resolved.tags
+    if params.input_table:
+        return _score_table(params, resolved, list(features), started, progress)
     scoring = source.open_input(params, tags.get("label_col") or None, tags.get("id_col") or None)
     missing = [c for c in features if c not in scoring.columns]
     if missing:
@@ -177,6 +179,46 @@ def run_inference(params: InferenceParams, progress: Progress = SILENT) -> Infer
         prediction_counts=state.prediction_counts(),
         metrics=metrics,
         mlflow_run_id=mlflow_run_id,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _score_table(
+    params: InferenceParams, resolved: ResolvedModel, features: list[str], started: float, progress: Progress
+) -> InferenceResult:
+    """A Spark table, scored by Spark: same output folder layout, predictions as Parquet parts."""
+    spark.active_spark()  # fail before anything is written
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    target = (
+        runtime.resolve_path(params.output_location) / resolved.model_name / f"v{resolved.version}" / stamp
+    )
+    rows = 0
+
+    def write(tmp: Path) -> None:
+        nonlocal rows
+        keep = [c for c in (resolved.tags.get("id_col"), *params.carry_columns) if c]
+        rows = spark.score_table(params.input_table, resolved.load_uri, features, keep, resolved.version, tmp)
+        meta = {
+            "model": {"model_uri": resolved.model_uri, "run_id": resolved.run_id},
+            "input": params.input_table,
+        }
+        (tmp / METADATA).write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
+
+    progress.step(f"scoring table {params.input_table} with Spark -> {target}")
+    publish_new(target, write, what=f"inference output {target.name}")
+    return InferenceResult(
+        output_path=str(target),
+        rows=rows,
+        model_uri=resolved.model_uri,
+        model_name=resolved.model_name,
+        model_version=resolved.version,
+        model_run_id=resolved.run_id,
+        input=params.input_table,
+        input_digest="",
+        null_text=0,
+        prediction_counts={},
+        metrics=None,
+        mlflow_run_id=None,
         seconds=round(time.perf_counter() - started, 3),
     )
 

@@ -8,6 +8,7 @@ thresholds are recorded as tags on the model version either way.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,7 @@ class GateResult:
             "gate.champion_score": _fmt(self.champion_score),
             "gate.min_f1": self.min_f1,
             "gate.max_drop": self.max_drop,
+            "gate.metrics": json.dumps({k: round(v, 6) for k, v in sorted(self.metrics.items())}),
         }
 
 

@@ -51,6 +51,10 @@ class InferenceParams(Contract):
     data_version: str = param("", help="Data version whose split to score.", check=name_check)
     split: str = param("", choices=SPLITS, help="Split to score. Empty: holdout, else test.")
     input_path: str = param("", help="File or folder to score instead (CSV, TSV, Parquet, JSON Lines).")
+    input_table: str = param(
+        "",
+        help="Spark table to score instead, catalog.schema.table (Databricks: mlflow.pyfunc.spark_udf).",
+    )
     data_root: str = param(DEFAULT_DATA_ROOT, help="Root of all data sets (a Unity Catalog volume path).")
     output_root: str = param("", help="Where predictions go. Empty: {data_root}/../inference.")
     carry_columns: tuple[str, ...] = param(
@@ -71,8 +75,10 @@ class InferenceParams(Contract):
             self.fail("model_uri", "empty when run_id is given (one model source)", self.model_uri)
         if not (self.run_id or self.model_uri or self.model_name):
             self.fail("model_name", "given (or run_id, or model_uri) to know which model scores", "")
-        if not self.input_path and not (self.data_name and self.data_version):
-            self.fail("input_path", "given (or data_name and data_version)", "")
+        if self.input_path and self.input_table:
+            self.fail("input_table", "empty when input_path is given (one input)", self.input_table)
+        if not (self.input_path or self.input_table) and not (self.data_name and self.data_version):
+            self.fail("input_path", "given (or input_table, or data_name and data_version)", "")
 
     @property
     def output_location(self) -> str:
