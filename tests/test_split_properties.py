@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bricksml.data.split import apportion, assign_splits, largest_remainder
@@ -72,6 +72,7 @@ def test_another_seed_gives_another_assignment() -> None:
     st.lists(st.integers(1, 500), min_size=1, max_size=8),
     st.lists(st.floats(0.05, 1.0), min_size=2, max_size=4),
 )
+@example([1, 1, 1, 1, 4], [1.0, 1.0, 1.0])  # a greedy fill rounds the big stratum off by one here
 def test_apportion_keeps_margins_and_stays_within_one_of_ideal(strata_sizes, weights) -> None:
     rows = np.array(strata_sizes)
     cols = largest_remainder(int(rows.sum()), weights)

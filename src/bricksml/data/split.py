@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import maximum_flow
 
 from bricksml.errors import DataError
 
@@ -27,25 +29,52 @@ def largest_remainder(total: int, weights: Sequence[float]) -> np.ndarray:
 def apportion(stratum_sizes: np.ndarray, split_sizes: np.ndarray) -> np.ndarray:
     """A table of counts (strata x splits) with the given margins, each cell within 1 of ideal.
 
-    Floors the ideal table, then hands the missing units out row by row to the splits that lack
-    the most (largest fractional part first on ties): a constructive Gale-Ryser fill, always
-    feasible because the fractional table is.
+    Floors the ideal table, then decides which cells round up as a maximum flow (source -> stratum
+    -> split -> sink, one unit per cell with a fractional part): the fractional table is a feasible
+    flow, so an integral one exists and every margin is met exactly (controlled rounding). A greedy
+    fill can paint itself into a corner; the flow cannot.
     """
+    stratum_sizes = np.asarray(stratum_sizes, dtype=np.int64)
+    split_sizes = np.asarray(split_sizes, dtype=np.int64)
     total = stratum_sizes.sum()
     ideal = np.outer(stratum_sizes, split_sizes) / total
-    table = np.floor(ideal).astype(np.int64)
-    frac = ideal - table
+    table = np.floor(ideal + 1e-9).astype(np.int64)
     row_short = stratum_sizes - table.sum(axis=1)
     col_short = split_sizes - table.sum(axis=0)
-    for row in np.argsort(-row_short, kind="stable"):
-        need = int(row_short[row])
-        if need <= 0:
-            continue
-        order = np.lexsort((-frac[row], -col_short))
-        chosen = order[:need]
-        table[row, chosen] += 1
-        col_short[chosen] -= 1
-    return table
+    if row_short.sum() == 0:
+        return table
+    up = _round_up_cells(row_short, col_short, (ideal - table) > 1e-9)
+    if up is None:  # float noise hid a needed cell: allow any cell, margins still exact
+        up = _round_up_cells(row_short, col_short, np.ones_like(table, dtype=bool))
+    assert up is not None, "margins are consistent, so a filling exists"
+    return table + up
+
+
+def _round_up_cells(row_short: np.ndarray, col_short: np.ndarray, allowed: np.ndarray) -> np.ndarray | None:
+    """0/1 per cell so that rows and columns get exactly their shortfall, or None if impossible."""
+    n_rows, n_cols = allowed.shape
+    source, sink = 0, n_rows + n_cols + 1
+    heads, tails, caps = [], [], []
+    rows = np.flatnonzero(row_short > 0)
+    heads += [source] * len(rows)
+    tails += (rows + 1).tolist()
+    caps += row_short[rows].tolist()
+    r, c = np.nonzero(allowed & (row_short[:, None] > 0))
+    heads += (r + 1).tolist()
+    tails += (n_rows + 1 + c).tolist()
+    caps += [1] * len(r)
+    cols = np.flatnonzero(col_short > 0)
+    heads += (n_rows + 1 + cols).tolist()
+    tails += [sink] * len(cols)
+    caps += col_short[cols].tolist()
+    graph = csr_matrix(
+        (np.asarray(caps, dtype=np.int32), (np.asarray(heads), np.asarray(tails))), shape=(sink + 1, sink + 1)
+    )
+    flow = maximum_flow(graph, source, sink)
+    if flow.flow_value != row_short.sum():
+        return None
+    cells = flow.flow.toarray()[1 : n_rows + 1, n_rows + 1 : sink]
+    return (cells > 0).astype(np.int64)
 
 
 def assign_splits(
