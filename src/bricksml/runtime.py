@@ -133,3 +133,20 @@ def get_task_value(task_key: str, key: str) -> str | int | float | None:
         return None
     path = Path(run_dir) / "task_values" / f"{task_key}.json"
     return json.loads(path.read_text()).get(key) if path.exists() else None
+
+
+def exit_notebook(result: Mapping[str, object]) -> None:
+    """End a job's notebook with its result as JSON, for whoever triggered the run to read.
+
+    On Databricks this is ``dbutils.notebook.exit`` (read back through the Jobs API's run output);
+    locally the result lands next to the executed notebook as ``<task>.result.json``.
+    """
+    text = json.dumps(result, default=str, sort_keys=True)
+    if on_databricks():
+        from databricks.sdk.runtime import dbutils
+
+        dbutils.notebook.exit(text)
+        return
+    run_dir, task_key = os.environ.get(RUN_DIR_ENV), os.environ.get(TASK_KEY_ENV)
+    if run_dir and task_key:
+        Path(run_dir, f"{task_key}.result.json").write_text(text + "\n")

@@ -7,6 +7,7 @@ prints one envelope on stdout, on success and on failure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -50,7 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command_name = next((a for a in argv if not a.startswith("-")), "")
     try:
         args = build_parser().parse_args(argv)
-        data = args.handler.run(args)
+        # Libraries print progress and links (MLflow does, for remote tracking servers): with
+        # --output json they go to stderr, so stdout holds the envelope and nothing else.
+        with contextlib.redirect_stdout(sys.stderr) if wants_json else contextlib.nullcontext():
+            data = args.handler.run(args)
     except BricksmlError as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return _fail(command_name, message, exc.exit_code, wants_json)
