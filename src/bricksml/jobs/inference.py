@@ -260,6 +260,7 @@ class _Accumulator:
             return None
         y = np.concatenate(self.labels)
         proba = np.concatenate(self.probas).astype(np.float64)
+        proba /= proba.sum(axis=1, keepdims=True)  # stored as float32: restore rows summing to one
         if not len(y):
             return None
         known = np.isin(y, self.classes)

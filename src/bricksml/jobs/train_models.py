@@ -270,7 +270,7 @@ def _log_inputs(version: DataVersion, frames: dict[str, pd.DataFrame]) -> None:
                 name=f"{version.name}/{version.version}/{split}",
                 digest=version.split_digest(split)[:32],
             )
-        mlflow.log_input(dataset, context=contexts.get(split, split))
+            mlflow.log_input(dataset, context=contexts.get(split, split))
 
 
 def _write_artifacts(
