@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from databricks.bundles.experiments import MlflowExperiment
 from databricks.bundles.jobs import Job
+from databricks.bundles.registered_models import RegisteredModel
 from databricks.bundles.schemas import Schema
 from databricks.bundles.volumes import Volume
 
@@ -20,7 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RESOURCE_FILES = sorted((ROOT / "resources").glob("*.yml"))
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 CONTRACTS = {"create_data": CreateDataParams, "train_models": TrainParams, "inference": InferenceParams}
-TYPED = {"jobs": Job, "schemas": Schema, "volumes": Volume}
+TYPED = {
+    "jobs": Job,
+    "schemas": Schema,
+    "volumes": Volume,
+    "registered_models": RegisteredModel,
+    "experiments": MlflowExperiment,
+}
 VAR_REF = re.compile(r"\$\{var\.([A-Za-z0-9_\-]+)\}")
 DATA_ROOT = "/Volumes/main/bricksml/data"
 
@@ -56,7 +64,8 @@ def _job_notebooks(job: dict, job_file: Path) -> list[Path]:
 def test_there_are_resources_and_notebooks() -> None:
     assert RESOURCE_FILES
     assert NOTEBOOKS
-    assert set(CONTRACTS) == set(_jobs()), "every job needs a parameter contract in CONTRACTS"
+    notebook_jobs = {k for k, (job, _) in _jobs().items() if any("notebook_task" in t for t in job["tasks"])}
+    assert set(CONTRACTS) == notebook_jobs, "every notebook job needs a parameter contract in CONTRACTS"
 
 
 @pytest.mark.parametrize("path", RESOURCE_FILES, ids=lambda p: p.name)
@@ -89,7 +98,7 @@ def test_bundle_file_loads() -> None:
     assert sum(1 for t in data["targets"].values() if (t or {}).get("default")) == 1
 
 
-@pytest.mark.parametrize("job_key", sorted(_jobs()))
+@pytest.mark.parametrize("job_key", sorted(CONTRACTS))
 def test_notebook_paths_exist(job_key: str) -> None:
     job, path = _jobs()[job_key]
     notebooks = _job_notebooks(job, path)
@@ -114,10 +123,14 @@ def test_job_parameter_names_match_the_contract(job_key: str) -> None:
 
 
 @pytest.mark.parametrize("job_key", sorted(CONTRACTS))
-def test_job_data_root_default_is_the_bundle_variable(job_key: str) -> None:
+def test_job_data_root_default_is_the_data_volume(job_key: str) -> None:
     job, _ = _jobs()[job_key]
     declared = {p["name"]: p.get("default") for p in job["parameters"]}
-    assert declared["data_root"] == "${var.data_root}"
+    volume = "resources.volumes.data"
+    assert (
+        declared["data_root"]
+        == f"/Volumes/${{{volume}.catalog_name}}/${{{volume}.schema_name}}/${{{volume}.name}}"
+    )
 
 
 @pytest.mark.parametrize("job_key", sorted(CONTRACTS))
@@ -130,7 +143,7 @@ def test_job_parameter_defaults_match_the_contract(job_key: str) -> None:
         name: (declared.get(name), defaults[name])
         for name in contract.names()
         if name not in contract.required()
-        and "${var." not in str(declared.get(name))
+        and "${" not in str(declared.get(name))
         and declared.get(name) != defaults[name]
     }
     assert mismatched == {}, "YAML default != contract default (yaml, contract)"
@@ -184,7 +197,7 @@ def test_every_job_has_a_param_file() -> None:
 
 
 def test_variable_defaults_resolve_to_values_the_contract_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("catalog", "schema", "data_root", "model_name", "gate_min_f1", "experiment_name"):
+    for name in ("catalog", "schema", "model", "gate_min_f1", "experiment_name", "inference_experiment_name"):
         monkeypatch.delenv(f"BUNDLE_VAR_{name}", raising=False)
     bundle = config.load(ROOT, "dev")
     for job_key, contract in CONTRACTS.items():
@@ -202,21 +215,64 @@ def test_variable_defaults_resolve_to_values_the_contract_accepts(monkeypatch: p
 TARGETS = sorted(_raw(ROOT / "databricks.yml")["targets"])
 
 
+SCHEMAS = {"dev": "bricksml", "test": "bricksml_test", "staging": "bricksml_staging", "prod": "bricksml"}
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_resolved_data_root_per_target(target: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("catalog", "schema", "data_root", "experiment_name"):
+    for name in ("catalog", "schema", "model", "experiment_name"):
         monkeypatch.delenv(f"BUNDLE_VAR_{name}", raising=False)
     bundle = config.load(ROOT, target)
     assert bundle.target == target
-    assert bundle.variables["data_root"] == DATA_ROOT
-    params = {p["name"]: p.get("default") for p in bundle.job("create_data")["parameters"]}
-    assert params["data_root"] == DATA_ROOT
-    assert "${" not in json.dumps(bundle.resources)
+    schema = SCHEMAS[target]
+    for job in ("create_data", "train_models", "inference"):
+        params = {p["name"]: p.get("default") for p in bundle.job(job)["parameters"]}
+        assert params["data_root"] == f"/Volumes/main/{schema}/data"
+    params = {p["name"]: p.get("default") for p in bundle.job("train_models")["parameters"]}
+    assert params["model_name"] == f"main.{schema}.financial_sentiment"
+    assert params["experiment_name"] == bundle.variables["experiment_name"]
+    assert "${" not in json.dumps(bundle.resources)  # every reference resolves
 
     monkeypatch.setenv("BUNDLE_VAR_catalog", "other")
     bundle = config.load(ROOT, target)
-    assert bundle.variables["data_root"] == "/Volumes/other/bricksml/data"
+    params = {p["name"]: p.get("default") for p in bundle.job("create_data")["parameters"]}
+    assert params["data_root"] == f"/Volumes/other/{schema}/data"
     assert bundle.resources["schemas"]["bricksml"]["catalog_name"] == "other"
+
+
+def test_pipeline_runs_the_three_jobs_of_this_bundle_in_order() -> None:
+    job = config.load(ROOT, "dev").job("pipeline")
+    tasks = {t["task_key"]: t for t in job["tasks"]}
+    assert [t["run_job_task"]["job_id"] for t in job["tasks"]] == [
+        "resources.jobs.create_data.id",  # ids exist only in a workspace: kept as the reference
+        "resources.jobs.train_models.id",
+        "resources.jobs.inference.id",
+    ]
+    assert tasks["train_models"]["depends_on"] == [{"task_key": "create_data"}]
+    assert tasks["inference"]["depends_on"] == [{"task_key": "train_models"}]
+    declared = {p["name"] for p in job["parameters"]}
+    for task in job["tasks"]:
+        child = {p["name"] for p in config.load(ROOT, "dev").job(task["task_key"])["parameters"]}
+        passed = task["run_job_task"]["job_parameters"]
+        assert set(passed) <= child, task["task_key"]
+        for value in passed.values():
+            for name in re.findall(r"\{\{job\.parameters\.([a-z_]+)\}\}", value):
+                assert name in declared
+
+
+def test_notebook_tasks_take_no_job_environment() -> None:
+    # Serverless refuses a task environment on notebook tasks; the notebooks install the package.
+    for key, (job, _) in _jobs().items():
+        for task in job.get("tasks") or []:
+            if "notebook_task" in task:
+                assert "environment_key" not in task, f"{key}.{task['task_key']}"
+
+
+def test_every_job_carries_target_and_commit_tags() -> None:
+    for key, (job, _) in _jobs().items():
+        assert job["tags"]["target"] == "${bundle.target}", key
+        assert job["tags"]["git_commit"] == "${bundle.git.commit}", key
+        assert job["email_notifications"]["on_failure"] == "${var.notification_emails}", key
 
 
 def test_default_target_is_dev(monkeypatch: pytest.MonkeyPatch) -> None:

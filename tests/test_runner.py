@@ -254,3 +254,28 @@ def test_run_inference_scores_with_the_champion_in_a_kernel(local: Path, capsys)
     assert "prediction" in tables and "f1_macro" in tables
     scored = list((local / "Volumes/main/bricksml/inference/a.b.fs/v1").iterdir())
     assert len(scored) == 1 and (scored[0] / "predictions.parquet").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("kernel")
+def test_run_pipeline_retrains_and_scores_in_one_run(local: Path, capsys) -> None:
+    code = main(["run", "pipeline", "--bundle-root", str(ROOT), "--param", "id_col=id", "--output", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    run = json.loads(out)["data"]
+    assert [t["task_key"] for t in run["tasks"]] == ["create_data", "train", "validate", "inference"]
+    assert [t["job"] for t in run["tasks"]] == ["create_data", "train_models", "train_models", "inference"]
+    assert (local / DATA / "financial_sentiment" / "v1" / "manifest.json").exists()
+    scored = list((local / "Volumes/main/bricksml/inference/main.bricksml.financial_sentiment/v1").iterdir())
+    assert len(scored) == 1
+    metadata = json.loads((scored[0] / "metadata.json").read_text())
+    assert metadata["model"]["asked"] == "main.bricksml.financial_sentiment@champion"
+    assert metadata["input"]["source"] == "financial_sentiment/v1/holdout"
+
+
+def test_dynamic_job_parameter_references_resolve() -> None:
+    from bricksml.bundle.runner import dynamic_values
+
+    assert dynamic_values("{{job.parameters.a}}-{{ job.parameters.b }}", {"a": "1", "b": "2"}, "j") == "1-2"
+    with pytest.raises(BricksmlError, match=r"\{\{job.parameters.c\}\} names no parameter"):
+        dynamic_values("{{job.parameters.c}}", {"a": "1"}, "j")

@@ -123,7 +123,7 @@ def load(
     resources = copy.deepcopy(raw.get("resources") or {})
     _deep_merge(resources, target_cfg.get("resources") or {})
     context = _context(root, bundle_name, target, target_cfg)
-    resolver = _Resolver(values, context, declared)
+    resolver = _Resolver(values, context, declared, resources)
     return Bundle(
         root=root,
         name=bundle_name,
@@ -183,8 +183,11 @@ def _context(root: Path, name: str, target: str, target_cfg: dict) -> dict[str, 
 class _Resolver:
     """Replaces ``${...}`` references; a whole-string reference keeps the value's type."""
 
-    def __init__(self, values: dict[str, Any], context: dict[str, str], declared: dict) -> None:
+    def __init__(
+        self, values: dict[str, Any], context: dict[str, str], declared: dict, resources: dict | None = None
+    ) -> None:
         self.values, self.context, self.declared = values, context, declared
+        self.resources = resources or {}
         self.cache: dict[str, Any] = {}
 
     def variable(self, name: str, seen: tuple[str, ...] = ()) -> Any:
@@ -209,9 +212,32 @@ class _Resolver:
         if ref in self.context:
             return self.context[ref]
         if ref.startswith("resources."):
-            # Ids exist only in a workspace; locally a resource is named by its path.
-            return ref
+            return self.resource_field(ref, seen)
         raise BricksmlError(f"${{{ref}}} cannot be resolved locally")
+
+    def resource_field(self, ref: str, seen: tuple[str, ...]) -> Any:
+        """A declared field of another resource (as the local mirror names it, no dev prefix).
+
+        Ids exist only in a workspace: ``${resources.<kind>.<key>.id}`` stays the reference text,
+        which the local runner reads as "that resource of this bundle".
+        """
+        parts = ref.split(".")
+        if len(parts) < 4:
+            raise BricksmlError(f"${{{ref}}} must name a field: resources.<kind>.<key>.<field>")
+        kind, key, path = parts[1], parts[2], parts[3:]
+        resource = (self.resources.get(kind) or {}).get(key)
+        if resource is None:
+            raise BricksmlError(f"${{{ref}}} refers to {kind}.{key}, which is not a resource of the bundle")
+        if path == ["id"]:
+            return ref
+        if ref in seen:
+            raise BricksmlError(f"${{{ref}}} refers to itself through {' -> '.join(seen)}")
+        value: Any = resource
+        for field in path:
+            if not isinstance(value, dict) or field not in value:
+                raise BricksmlError(f"${{{ref}}}: {kind}.{key} has no field {'.'.join(path)!r}")
+            value = value[field]
+        return self._text(value, (*seen, ref)) if isinstance(value, str) else self.resolve(value, seen)
 
     def _text(self, value: Any, seen: tuple[str, ...] = ()) -> Any:
         if not isinstance(value, str):

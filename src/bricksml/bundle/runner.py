@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -151,6 +152,23 @@ def run_job(
     return run
 
 
+_DYNAMIC = re.compile(r"\{\{\s*job\.parameters\.([A-Za-z0-9_.-]+)\s*\}\}")
+
+
+def dynamic_values(text: str, parameters: dict[str, str], job_key: str) -> str:
+    """Resolve ``{{job.parameters.<name>}}`` the way Databricks does when the run starts."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in parameters:
+            raise BricksmlError(
+                f"job {job_key!r}: {{{{job.parameters.{name}}}}} names no parameter of the job"
+            )
+        return parameters[name]
+
+    return _DYNAMIC.sub(value, text)
+
+
 def _run_job_task(
     bundle: Bundle,
     job_key: str,
@@ -168,7 +186,8 @@ def _run_job_task(
         )
     child = ref[len(prefix) : -len(suffix)]
     child_params = {
-        k: _as_param_string(v) for k, v in (task["run_job_task"].get("job_parameters") or {}).items()
+        k: dynamic_values(_as_param_string(v), parameters, job_key)
+        for k, v in (task["run_job_task"].get("job_parameters") or {}).items()
     }
     progress.step(f"task {task['task_key']}: running job {child}")
     child_run = run_job(bundle, child, child_params, progress=progress, run_id=f"{run_id}-{task['task_key']}")
