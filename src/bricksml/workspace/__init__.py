@@ -1,0 +1,1 @@
+"""Talking to a Databricks workspace (through the Databricks SDK): the deployed bundle jobs."""
