@@ -27,7 +27,7 @@ from bricksml.models import evaluate, explain, plots
 from bricksml.models.features import FeatureParamError, resolve_params
 from bricksml.models.pipeline import ModelParamError, ModelSpec, build_pipeline
 from bricksml.models.search import SearchPlan
-from bricksml.models.types import MODEL_TYPES
+from bricksml.models.types import MODEL_TYPES, fit_params
 from bricksml.params.train import TrainParams
 from bricksml.progress import SILENT, Progress
 from bricksml.tracking import modelstore, setup
@@ -155,7 +155,7 @@ def train_models(params: TrainParams, progress: Progress = SILENT) -> TrainResul
             mlflow.log_params(_flat_params(spec, params))
         progress.step(f"fitting {params.model_type} on {len(train)} rows")
         with timer("fit"):
-            pipeline.fit(x_train, y_train)
+            pipeline.fit(x_train, y_train, **fit_params(params.model_type, y_train))
         classes = [str(c) for c in pipeline.classes_]
 
         metrics: dict[str, float] = {}
@@ -179,7 +179,9 @@ def train_models(params: TrainParams, progress: Progress = SILENT) -> TrainResul
                 mlflow.log_artifacts(tmp)
                 _log_inputs(version, frames)
                 progress.step(f"logging and registering {params.registered_model_name}")
-                logged = modelstore.log_and_register(pipeline, x_train, params.registered_model_name)
+                logged = modelstore.log_and_register(
+                    pipeline, x_train, params.registered_model_name, params.model_type
+                )
                 modelstore.tag_lineage(
                     params.registered_model_name, logged.version, _lineage(params, version)
                 )

@@ -50,6 +50,8 @@ def check_model_params(model_type: str, model_params: Mapping[str, Any], seed: i
     except ValueError as exc:  # set_params: unknown name
         raise ModelParamError(_first_line(exc)) from None
     for part in _estimators(estimator):
+        if not hasattr(part, "_parameter_constraints"):
+            continue
         try:
             part._validate_params()
         except (InvalidParameterError, TypeError, ValueError) as exc:
@@ -79,6 +81,8 @@ def build_pipeline(
     columns = features.split_columns(train, feature_columns, text_col, params)
     preprocess = features.build_features(columns, params, spec.kind, spec.seed)
     for part in _estimators(preprocess):
+        if not hasattr(part, "_parameter_constraints"):  # e.g. FeatureUnion validates nothing
+            continue
         try:
             part._validate_params()
         except (InvalidParameterError, TypeError, ValueError) as exc:

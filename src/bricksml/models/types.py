@@ -8,16 +8,18 @@ Adding a model type is one more :class:`ModelType` in :data:`MODEL_TYPES`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.svm import LinearSVC
+from sklearn.utils.class_weight import compute_sample_weight
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,12 @@ class ModelType:
     dense: bool = False
     nonnegative: bool = False
     explain: str = "none"  # "coef": strongest features per class; "importances": tree importances
+    # "balanced": weigh samples inversely to their class's frequency at fit time, for estimators
+    # without class_weight or whose probabilities come from a calibration that ignores it.
+    sample_weight: str | None = None
+    # Types only a fitted estimator holds that skops does not trust by default: the model is stored
+    # in skops' safe format, and loading it trusts exactly these (and what the unfitted pipeline has).
+    fitted_types: tuple[str, ...] = ()
 
     def estimator(self, model_params: Mapping[str, Any], seed: int) -> BaseEstimator:
         """The estimator with the defaults, then the user's parameters, applied."""
@@ -55,7 +63,14 @@ def _calibrated_linear_svm(params: dict[str, Any], seed: int) -> BaseEstimator:
 MODEL_TYPES: dict[str, ModelType] = {
     t.name: t
     for t in (
-        ModelType("naive_bayes", _seeded(MultinomialNB), {"alpha": 0.1}, nonnegative=True, explain="coef"),
+        ModelType(
+            "naive_bayes",
+            _seeded(MultinomialNB),
+            {"alpha": 0.1},
+            nonnegative=True,
+            explain="coef",
+            sample_weight="balanced",
+        ),
         ModelType(
             "logistic_regression",
             _seeded(LogisticRegression),
@@ -65,14 +80,20 @@ MODEL_TYPES: dict[str, ModelType] = {
         ModelType(
             "linear_svm",
             _calibrated_linear_svm,
-            {"C": 0.5, "class_weight": "balanced"},
+            {"C": 0.5},
             explain="coef",
+            sample_weight="balanced",  # reaches the SVM and its calibration alike
+            fitted_types=(
+                "sklearn.calibration._CalibratedClassifier",
+                "sklearn.calibration._SigmoidCalibration",
+            ),
         ),
         ModelType(
             "random_forest",
             _seeded(RandomForestClassifier),
             {"n_estimators": 200, "n_jobs": -1, "class_weight": "balanced_subsample"},
             explain="importances",
+            fitted_types=("sklearn.tree._tree.Tree",),
         ),
         ModelType(
             "gradient_boosting",
@@ -80,6 +101,7 @@ MODEL_TYPES: dict[str, ModelType] = {
             {"max_iter": 200, "learning_rate": 0.1, "early_stopping": False},
             dense=True,
             explain="importances",
+            fitted_types=("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",),
         ),
     )
 }
@@ -87,3 +109,10 @@ MODEL_TYPES: dict[str, ModelType] = {
 
 def get(name: str) -> ModelType:
     return MODEL_TYPES[name]
+
+
+def fit_params(model_type: str, y: Sequence[Any]) -> dict[str, Any]:
+    """Keyword arguments for ``Pipeline.fit``: balanced sample weights where the type asks."""
+    if MODEL_TYPES[model_type].sample_weight != "balanced":
+        return {}
+    return {"model__sample_weight": compute_sample_weight("balanced", np.asarray(y))}

@@ -17,11 +17,14 @@ import skops
 import skops.io
 from mlflow.environment_variables import MLFLOW_SKIP_PIP_REQUIREMENTS_CHECK
 from mlflow.models import infer_signature
+from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
+from bricksml.models.types import MODEL_TYPES
 from bricksml.tracking import registry
 
 MODEL_ARTIFACT = "model"
+FITTED_NUMPY = ("numpy.dtype",)
 INPUT_EXAMPLE_ROWS = 5
 
 
@@ -43,17 +46,19 @@ def pip_requirements() -> list[str]:
     ]
 
 
-def trusted_types(pipeline: Pipeline) -> list[str]:
-    """The types skops must trust to load this pipeline: scikit-learn/NumPy types only.
+def trusted_types(pipeline: Pipeline, model_type: str) -> list[str]:
+    """The types skops must trust to load this pipeline, all from scikit-learn and NumPy.
 
-    The list is computed from the pipeline itself and checked, so the safe format never ends up
-    trusting anything outside the libraries the model is made of.
+    Taken from the unfitted pipeline (cheap: no vocabulary, no trees) plus the fitted-only types
+    the model type declares; serializing the fitted pipeline twice just to list them costs seconds
+    for a large TF-IDF vocabulary.
     """
-    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
-    foreign = [t for t in untrusted if not t.startswith(("sklearn.", "numpy.", "scipy.", "builtins."))]
+    unfitted = skops.io.get_untrusted_types(data=skops.io.dumps(clone(pipeline)))
+    found = sorted({*unfitted, *FITTED_NUMPY, *MODEL_TYPES[model_type].fitted_types})
+    foreign = [t for t in found if not t.startswith(("sklearn.", "numpy.", "scipy."))]
     if foreign:
         raise ValueError(f"the pipeline holds types outside scikit-learn/NumPy/SciPy: {foreign}")
-    return untrusted
+    return found
 
 
 def compact(pipeline: Pipeline) -> Pipeline:
@@ -85,7 +90,9 @@ def _walk(estimator: object) -> list[object]:
     return out
 
 
-def log_and_register(pipeline: Pipeline, x_train: pd.DataFrame, model_name: str) -> LoggedVersion:
+def log_and_register(
+    pipeline: Pipeline, x_train: pd.DataFrame, model_name: str, model_type: str
+) -> LoggedVersion:
     """Log the model with signature, input example and pinned requirements; register a new version."""
     compact(pipeline)
     example = x_train.head(INPUT_EXAMPLE_ROWS)
@@ -102,7 +109,7 @@ def log_and_register(pipeline: Pipeline, x_train: pd.DataFrame, model_name: str)
             input_example=example,
             pip_requirements=pip_requirements(),
             serialization_format="skops",
-            skops_trusted_types=trusted_types(pipeline),
+            skops_trusted_types=trusted_types(pipeline, model_type),
         )
     registry.require_signature(info.model_uri)
     registered = mlflow.register_model(info.model_uri, model_name)

@@ -13,6 +13,7 @@ from bricksml.errors import DataError
 from bricksml.models.features import FeatureParamError
 from bricksml.models.pipeline import ModelParamError, ModelSpec, build_pipeline
 from bricksml.models.search import SearchPlan, Trial
+from bricksml.models.types import fit_params
 from bricksml.progress import Progress
 
 if TYPE_CHECKING:
@@ -51,7 +52,15 @@ def run_search(
                 "search", f"a search whose trials are valid (trial {trial.number}: {exc})", params.search
             )
         with timer("search"):
-            scores = cross_validate(pipeline, x, y, cv=cv, scoring=plan.metric, error_score="raise")
+            scores = cross_validate(
+                pipeline,
+                x,
+                y,
+                cv=cv,
+                scoring=plan.metric,
+                error_score="raise",
+                params=fit_params(params.model_type, y),
+            )
         mean = float(np.mean(scores["test_score"]))
         with (
             timer("mlflow"),
