@@ -242,32 +242,39 @@ class _Accumulator:
         self.counts = np.zeros(len(classes), dtype=np.int64)
         self.labels: list[np.ndarray] = []
         self.probas: list[np.ndarray] = []
+        self._metrics: dict[str, float] | None = None
 
     def add(self, frame: pd.DataFrame, proba: np.ndarray) -> None:
         self.rows += len(frame)
         self.counts += np.bincount(np.argmax(proba, axis=1), minlength=len(self.classes))
         if self.label_col:
-            labels = frame[self.label_col]
-            known = labels.notna().to_numpy()
-            self.labels.append(labels[known].astype(str).to_numpy(dtype=object))
-            self.probas.append(proba[known].astype(np.float32))
+            # Labels as class codes (-1: missing or a class the model does not know): 1 byte a row.
+            codes = pd.Categorical(frame[self.label_col], categories=self.classes).codes
+            self.labels.append(codes.astype(np.int16))
+            self.probas.append(proba.astype(np.float32))
 
     def prediction_counts(self) -> dict[str, int]:
         return {c: int(n) for c, n in zip(self.classes, self.counts, strict=True)}
 
     def metrics(self) -> dict[str, float] | None:
-        if not self.label_col or not self.labels:
-            return None
-        y = np.concatenate(self.labels)
-        proba = np.concatenate(self.probas).astype(np.float64)
-        proba /= proba.sum(axis=1, keepdims=True)  # stored as float32: restore rows summing to one
-        if not len(y):
-            return None
-        known = np.isin(y, self.classes)
-        out = evaluate.classification_metrics(y[known], proba[known], self.classes)
-        out["labelled_rows"] = float(len(y))
-        out["unknown_label_rows"] = float((~known).sum())
-        return out
+        """Metrics over the labelled rows, computed once (they are costly on millions of rows)."""
+        if self._metrics is None and self.label_col and self.labels:
+            codes = np.concatenate(self.labels)
+            known = codes >= 0
+            if known.any():
+                proba = np.concatenate(self.probas)[known].astype(np.float64)
+                proba /= proba.sum(axis=1, keepdims=True)  # stored as float32: rows sum to one again
+                indices = list(range(len(self.classes)))
+                raw = evaluate.classification_metrics(codes[known], proba, indices)
+                out = {}
+                for key, value in raw.items():
+                    if key.startswith("f1_class_"):
+                        key = "f1_class_" + evaluate.metric_key(self.classes[int(key[len("f1_class_") :])])
+                    out[key] = value
+                out["labelled_rows"] = float(known.sum())
+                out["unlabelled_or_unknown_rows"] = float((~known).sum())
+                self._metrics = out
+        return self._metrics
 
 
 def _output_table(
