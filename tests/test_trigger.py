@@ -139,3 +139,14 @@ def test_without_wait_returns_the_run_at_once(api: JobsApi, capsys) -> None:
     assert code == 0
     assert envelope["data"]["run_page_url"].endswith("/jobs/13/runs/1000")
     assert envelope["data"]["state"] == {}
+
+
+def test_missing_credentials_are_one_clear_line(
+    api: JobsApi, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABRICKS_HOST")
+    monkeypatch.delenv("DATABRICKS_TOKEN")
+    code, _, err = _trigger(capsys, "pipeline", "--target", "staging")
+    assert code == 8
+    assert len(err.strip().splitlines()) == 1 and "no Databricks credentials" in err
+    assert api.requests == []

@@ -54,6 +54,17 @@ class TriggeredRun:
         return dict(self.__dict__)
 
 
+def connect() -> WorkspaceClient:
+    """A client authenticated the SDK's way (environment, OIDC, service principal), or a clear error."""
+    try:
+        return WorkspaceClient()
+    except ValueError as exc:  # the SDK's "cannot configure default credentials"
+        raise WorkspaceError(
+            "no Databricks credentials: set DATABRICKS_HOST and DATABRICKS_CLIENT_ID with "
+            f"DATABRICKS_AUTH_TYPE=github-oidc (CI), or a profile ({str(exc).splitlines()[0][:120]})"
+        ) from None
+
+
 def deployed_name(declared: str, development: bool, client: WorkspaceClient) -> str:
     """The job's name in the workspace: development mode prefixes '[dev <short user name>] '."""
     if not development:

@@ -42,13 +42,11 @@ def job_parameters(bundle: config.Bundle, job: str, given: dict[str, str]) -> di
 
 
 def run(args: argparse.Namespace) -> dict:
-    from databricks.sdk import WorkspaceClient
-
     bundle = config.load(Path(args.bundle_root) if args.bundle_root else None, args.target)
     given = read_params_file(args.params_file) if args.params_file else {}
     given.update(pairs(args.param, "--param"))
     parameters = job_parameters(bundle, args.job, given)
-    client = WorkspaceClient()
+    client = jobs.connect()
     job_id = args.job_id
     if job_id is None:
         target_cfg = (bundle.raw.get("targets") or {}).get(bundle.target) or {}
