@@ -448,3 +448,24 @@ def test_find_root(tmp_path: Path) -> None:
     assert config.find_root(root / "deep" / "er") == root.resolve()
     with pytest.raises(BricksmlError, match=r"databricks\.yml"):
         config.find_root(tmp_path)
+
+
+@pytest.mark.parametrize("target", ["staging", "prod"])
+def test_shared_targets_run_as_the_service_principal_that_cd_provides(target: str) -> None:
+    raw = _raw(ROOT / "databricks.yml")["targets"][target]
+    assert raw["run_as"] == {"service_principal_name": "${var.service_principal}"}
+    assert raw["workspace"]["root_path"].startswith("/Workspace/Shared/.bundle/")
+    managers = [p for p in raw["permissions"] if p["level"] == "CAN_MANAGE"]
+    assert managers == [{"level": "CAN_MANAGE", "service_principal_name": "${var.service_principal}"}]
+    cd = yaml.safe_load((ROOT / ".github" / "workflows" / "cd.yml").read_text())
+    job = cd["jobs"][target]
+    assert job["env"]["BUNDLE_VAR_service_principal"] == "${{ vars.DATABRICKS_CLIENT_ID }}"
+    assert job["environment"] == target
+    assert any(f"bundle deploy -t {target}" in step.get("run", "") for step in job["steps"])
+
+
+def test_production_target_is_production_mode_and_dev_is_development() -> None:
+    targets = _raw(ROOT / "databricks.yml")["targets"]
+    assert targets["prod"]["mode"] == "production"
+    assert targets["dev"]["mode"] == "development" and targets["dev"]["default"] is True
+    assert _raw(ROOT / "databricks.yml")["presets"]["artifacts_dynamic_version"] is True
