@@ -192,6 +192,14 @@ def test_run_records_params_metrics_tags_artifacts_and_lineage(store: Path) -> N
     version = registry.version(params.registered_model_name, result.model_version)
     assert version.tags["data_digest"] == manifest["content_digest"]
     assert version.tags["data_version"] == "v1"
+    assert version.tags["model_type"] == "logistic_regression"
+    # The metrics belong to the logged model too, so its page in MLflow shows them.
+    (output,) = run.outputs.model_outputs
+    assert version.source == f"models:/{output.model_id}"
+    logged = mlflow.get_logged_model(output.model_id)
+    by_key = {m.key: m.value for m in logged.metrics}
+    assert by_key["test_f1_macro"] == pytest.approx(result.metrics["test_f1_macro"])
+    assert {"holdout_accuracy", "train_log_loss"} <= set(by_key)
 
 
 def _artifact_paths(client: MlflowClient, run_id: str, path: str = "") -> set[str]:

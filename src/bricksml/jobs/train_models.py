@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,25 +27,11 @@ from bricksml.models.search import SearchPlan
 from bricksml.models.types import MODEL_TYPES, fit_params
 from bricksml.params.train import TrainParams
 from bricksml.progress import SILENT, Progress
+from bricksml.timing import Timer
 from bricksml.tracking import modelstore, setup
 from bricksml.tracking.search import run_search
 
 TRAIN_TASK = "train"
-
-
-@dataclass
-class Timer:
-    """Seconds spent per kind of work, to tell what the job's time goes to."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @contextmanager
-    def __call__(self, what: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[what] = self.seconds.get(what, 0.0) + time.perf_counter() - start
 
 
 @dataclass
@@ -118,7 +101,6 @@ def make_pipeline(
 def train_models(params: TrainParams, progress: Progress = SILENT) -> TrainResult:
     """Train, evaluate, log and register one model version; the gate runs as the next task."""
     timer = Timer()
-    started = time.perf_counter()
     version, frames = load_splits(params)
     train = frames["train"]
     x_train, y_train = train[version.feature_columns], train[version.label_col].astype(str)
@@ -175,19 +157,21 @@ def train_models(params: TrainParams, progress: Progress = SILENT) -> TrainResul
             with timer("report"):
                 figures = _write_artifacts(Path(tmp), pipeline, params, version, scored, classes)
             with timer("mlflow"):
-                mlflow.log_metrics(metrics)
                 mlflow.log_artifacts(tmp)
                 _log_inputs(version, frames)
                 progress.step(f"logging and registering {params.registered_model_name}")
                 logged = modelstore.log_and_register(
-                    pipeline, x_train, params.registered_model_name, params.model_type
+                    pipeline,
+                    x_train,
+                    params.registered_model_name,
+                    params.model_type,
+                    version_tags=_lineage(params, version),
                 )
-                modelstore.tag_lineage(
-                    params.registered_model_name, logged.version, _lineage(params, version)
-                )
+                # After the model, linked to it: logged before, MLflow would re-read the history
+                # of every metric to link them (a query per metric).
+                mlflow.log_metrics(metrics, model_id=logged.model_id)
         run_id = mlflow.active_run().info.run_id
-        timer.seconds["total"] = time.perf_counter() - started
-        mlflow.log_metric("job_seconds", timer.seconds["total"])
+        mlflow.log_metric("job_seconds", timer.stop()["total"])
     except BaseException:
         mlflow.end_run(status="FAILED")
         raise
@@ -260,19 +244,24 @@ def _flat_params(spec: ModelSpec, params: TrainParams) -> dict[str, Any]:
 def _log_inputs(version: DataVersion, frames: dict[str, pd.DataFrame]) -> None:
     """Lineage: each split as an MLflow dataset input with its file's digest and location."""
     contexts = {"train": "training", "test": "testing", "holdout": "holdout"}
-    for split, frame in frames.items():
-        with warnings.catch_warnings():
-            # MLflow registers the local-file source twice and warns that it picked one of them;
-            # it also hints about integer columns, which the model signature already handles.
-            warnings.simplefilter("ignore", UserWarning)
-            dataset = mlflow.data.from_pandas(
-                frame.head(0),  # the schema and the digest travel; the rows stay in the volume
-                source=str(version.split_file(split)),
-                targets=version.label_col,
-                name=f"{version.name}/{version.version}/{split}",
-                digest=version.split_digest(split)[:32],
+    datasets = []
+    with warnings.catch_warnings():
+        # MLflow registers the local-file source twice and warns that it picked one of them;
+        # it also hints about integer columns, which the model signature already handles.
+        warnings.simplefilter("ignore", UserWarning)
+        for split, frame in frames.items():
+            datasets.append(
+                mlflow.data.from_pandas(
+                    frame.head(0),  # the schema and the digest travel; the rows stay in the volume
+                    source=str(version.split_file(split)),
+                    targets=version.label_col,
+                    name=f"{version.name}/{version.version}/{split}",
+                    digest=version.split_digest(split)[:32],
+                )
             )
-            mlflow.log_input(dataset, context=contexts.get(split, split))
+    mlflow.log_inputs(  # one call for all splits
+        datasets, contexts=[contexts.get(split, split) for split in frames], tags_list=[None] * len(datasets)
+    )
 
 
 def _write_artifacts(

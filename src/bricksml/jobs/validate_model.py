@@ -9,10 +9,12 @@ thresholds are recorded as tags on the model version either way.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import mlflow
+from mlflow.entities import Metric
 
 from bricksml import runtime
 from bricksml.data.versions import open_version
@@ -20,6 +22,7 @@ from bricksml.errors import BricksmlError
 from bricksml.models import evaluate
 from bricksml.params.train import TrainParams
 from bricksml.progress import SILENT, Progress
+from bricksml.timing import Timer
 from bricksml.tracking import modelstore, registry, setup
 from bricksml.tracking.registry import CHALLENGER, CHAMPION
 
@@ -45,9 +48,12 @@ class GateResult:
     max_drop: float
     aliases: dict[str, str]
     metrics: dict[str, float]
+    seconds: dict[str, float] = field(default_factory=dict)  # "mlflow", "score", "total"
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        out["seconds"] = {k: round(v, 3) for k, v in self.seconds.items()}
+        return out
 
     def tags(self) -> dict[str, Any]:
         return {
@@ -86,22 +92,25 @@ def validate_model(
     params: TrainParams, model_version: str | None = None, progress: Progress = SILENT
 ) -> GateResult:
     """Judge one registered version against the champion and move the aliases as the mode says."""
-    setup.configure()
+    timer = Timer()
     name = params.registered_model_name
-    number = version_to_validate(params, model_version)
-    registry.version(name, number)  # a clear error when the version does not exist
+    with timer("mlflow"):
+        setup.configure()
+        number = version_to_validate(params, model_version)
+        trained = registry.version(name, number)  # a clear error when the version does not exist
     version = open_version(params.data_root, params.data_name, params.data_version)
     split = version.evaluation_split
     frame = version.read(split)
     x, y = frame[version.feature_columns], frame[version.label_col].astype(str)
 
-    challenger_metrics = _score(f"models:/{name}/{number}", x, y)
+    challenger_metrics = _score(f"models:/{name}/{number}", x, y, timer)
     score = challenger_metrics[METRIC]
-    champion = registry.version_by_alias(name, CHAMPION)
+    with timer("mlflow"):
+        champion = registry.version_by_alias(name, CHAMPION)
     champion_version = str(champion.version) if champion is not None else None
     champion_score = None
     if champion is not None and champion_version != number:
-        champion_score = _score(f"models:/{name}/{champion_version}", x, y)[METRIC]
+        champion_score = _score(f"models:/{name}/{champion_version}", x, y, timer)[METRIC]
     elif champion is not None:
         champion_score = score
 
@@ -111,50 +120,54 @@ def validate_model(
     reason = _reason(score, reaches_min, beats_champion, champion_version, champion_score, params)
     progress.step(f"gate ({params.gate_mode}) on {split}: {reason}")
 
-    if params.gate_mode == "disabled":
-        decision, reason = "skipped", "gate disabled: no comparison, no alias moved"
-    elif params.gate_mode == "dry_run":
-        decision = "would_promote" if passed else "would_reject"
-    elif passed:
-        registry.set_alias(name, CHALLENGER, number)
-        registry.set_alias(name, CHAMPION, number)
-        decision = "promoted"
-    elif reaches_min:
-        registry.set_alias(name, CHALLENGER, number)
-        decision = "challenger"
-    else:
-        decision = "rejected"
+    with timer("mlflow"):
+        if params.gate_mode == "disabled":
+            decision, reason = "skipped", "gate disabled: no comparison, no alias moved"
+        elif params.gate_mode == "dry_run":
+            decision = "would_promote" if passed else "would_reject"
+        elif passed:
+            registry.set_alias(name, CHALLENGER, number)
+            registry.set_alias(name, CHAMPION, number)
+            decision = "promoted"
+        elif reaches_min:
+            registry.set_alias(name, CHALLENGER, number)
+            decision = "challenger"
+        else:
+            decision = "rejected"
 
-    result = GateResult(
-        model_name=name,
-        model_version=number,
-        mode=params.gate_mode,
-        decision=decision,
-        promoted=decision == "promoted",
-        reason=reason,
-        split=split,
-        metric=METRIC,
-        challenger_score=score,
-        champion_version=champion_version,
-        champion_score=champion_score,
-        min_f1=params.gate_min_f1,
-        max_drop=params.gate_max_drop,
-        aliases=registry.aliases(name),
-        metrics=challenger_metrics,
-    )
-    registry.tag_version(name, number, result.tags())
-    _log_to_training_run(name, number, split, challenger_metrics)
+        result = GateResult(
+            model_name=name,
+            model_version=number,
+            mode=params.gate_mode,
+            decision=decision,
+            promoted=decision == "promoted",
+            reason=reason,
+            split=split,
+            metric=METRIC,
+            challenger_score=score,
+            champion_version=champion_version,
+            champion_score=champion_score,
+            min_f1=params.gate_min_f1,
+            max_drop=params.gate_max_drop,
+            aliases=registry.aliases(name),
+            metrics=challenger_metrics,
+        )
+        registry.tag_version(name, number, result.tags())
+        _log_to_training_run(trained.run_id, split, challenger_metrics)
     runtime.set_task_value("gate_decision", decision)
+    result.seconds = timer.stop()
     return result
 
 
-def _score(model_uri: str, x: Any, y: Any) -> dict[str, float]:
+def _score(model_uri: str, x: Any, y: Any, timer: Timer) -> dict[str, float]:
     try:
-        model = modelstore.load(model_uri)
+        with timer("mlflow"):
+            model = modelstore.load(model_uri)
     except mlflow.exceptions.MlflowException as exc:
         raise BricksmlError(f"cannot load {model_uri}: {str(exc).splitlines()[0]}") from None
-    proba = model.predict_proba(x)
-    return evaluate.classification_metrics(y, proba, [str(c) for c in model.classes_])
+    with timer("score"):
+        proba = model.predict_proba(x)
+        return evaluate.classification_metrics(y, proba, [str(c) for c in model.classes_])
 
 
 def _reason(
@@ -175,11 +188,11 @@ def _reason(
     return "; ".join(parts)
 
 
-def _log_to_training_run(name: str, number: str, split: str, metrics: dict[str, float]) -> None:
+def _log_to_training_run(run_id: str | None, split: str, metrics: dict[str, float]) -> None:
     """The gate's numbers also land on the training run, next to its other metrics."""
-    run_id = registry.version(name, number).run_id
-    if run_id:
-        client = registry.client()
-        for key in ("f1_macro", "accuracy"):
-            if key in metrics:
-                client.log_metric(run_id, f"gate_{split}_{key}", metrics[key])
+    if not run_id:
+        return
+    now = int(time.time() * 1000)
+    keys = [key for key in ("f1_macro", "accuracy") if key in metrics]
+    gate_metrics = [Metric(f"gate_{split}_{key}", metrics[key], now, 0) for key in keys]
+    registry.client().log_batch(run_id, metrics=gate_metrics)

@@ -30,6 +30,7 @@ INPUT_EXAMPLE_ROWS = 5
 
 @dataclass(frozen=True)
 class LoggedVersion:
+    model_id: str  # the logged model's id (m-...)
     model_uri: str  # the logged model (models:/m-...)
     version: str  # the registered version number
 
@@ -64,13 +65,17 @@ def trusted_types(pipeline: Pipeline, model_type: str) -> list[str]:
 def compact(pipeline: Pipeline) -> Pipeline:
     """Shrink what storing the fitted pipeline costs, without changing a single prediction.
 
-    TF-IDF vocabularies hold NumPy integers after feature selection (slow to serialize one by one)
-    and ``stop_words_``, which scikit-learn documents as safe to drop before storing.
+    skops stores a dict entry by entry (a JSON node per term: ~0.7 s to write and 0.17 s to read for
+    a 15k-term TF-IDF vocabulary) but a NumPy array in one block (~0.01 s). So the learned
+    vocabulary moves into the vectorizer's own ``vocabulary`` parameter as an array of terms in
+    column order, and ``vocabulary_`` is dropped: scikit-learn rebuilds it from that parameter on
+    first use, with the same column for every term. ``stop_words_`` is documented as safe to drop.
     """
     for step in _walk(pipeline):
         vocabulary = getattr(step, "vocabulary_", None)
         if isinstance(vocabulary, dict):
-            step.vocabulary_ = {term: int(index) for term, index in vocabulary.items()}
+            step.vocabulary = np.array(sorted(vocabulary, key=vocabulary.__getitem__), dtype=str)
+            del step.vocabulary_
         if hasattr(step, "stop_words_"):
             step.stop_words_ = None
     return pipeline
@@ -91,10 +96,16 @@ def _walk(estimator: object) -> list[object]:
 
 
 def log_and_register(
-    pipeline: Pipeline, x_train: pd.DataFrame, model_name: str, model_type: str
+    pipeline: Pipeline,
+    x_train: pd.DataFrame,
+    model_name: str,
+    model_type: str,
+    version_tags: Mapping[str, str],
 ) -> LoggedVersion:
-    """Log the model with signature, input example and pinned requirements; register a new version."""
-    compact(pipeline)
+    """Log the model with signature, input example and pinned requirements; register a new version.
+
+    The version's tags (its lineage) are written with the version itself: one call, not one per tag.
+    """
     example = x_train.head(INPUT_EXAMPLE_ROWS)
     # The requirements are pinned from this very environment: MLflow's check that the environment
     # satisfies them can only pass, and it costs about half a second.
@@ -102,6 +113,7 @@ def log_and_register(
         # The signature is inferred from the training columns, which is what the hint asks for.
         warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
         signature = infer_signature(example, pipeline.predict(example))
+        compact(pipeline)  # after the last prediction: using the vectorizer rebuilds its vocabulary_
         info = mlflow.sklearn.log_model(
             pipeline,
             name=MODEL_ARTIFACT,
@@ -112,8 +124,8 @@ def log_and_register(
             skops_trusted_types=trusted_types(pipeline, model_type),
         )
     registry.require_signature(info.model_uri)
-    registered = mlflow.register_model(info.model_uri, model_name)
-    return LoggedVersion(info.model_uri, str(registered.version))
+    registered = mlflow.register_model(info.model_uri, model_name, tags=dict(version_tags))
+    return LoggedVersion(info.model_id, info.model_uri, str(registered.version))
 
 
 @contextmanager
@@ -127,10 +139,6 @@ def _environ(name: str, value: str) -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = previous
-
-
-def tag_lineage(model_name: str, version: str, tags: Mapping[str, str]) -> None:
-    registry.tag_version(model_name, version, tags)
 
 
 def load(model_uri: str) -> Pipeline:
