@@ -304,10 +304,13 @@ def test_gate_promotes_first_model_and_only_better_ones(store: Path) -> None:
     assert registry.aliases(name) == {"champion": "1", "challenger": "2"}
     tags = registry.version(name, "2").tags
     assert tags["gate.decision"] == "challenger"
-    assert tags["gate.champion_version"] == "1"
     assert "worse than champion v1" in tags["gate.reason"]
+    scores = json.loads(tags["gate.scores"])
+    assert scores["champion_version"] == "1" and scores["split"] == "holdout"
+    assert scores["challenger"] == pytest.approx(gate.challenger_score, abs=1e-6)
+    assert scores["champion"] == pytest.approx(gate.champion_score, abs=1e-6)
     assert json.loads(tags["gate.metrics"])["f1_macro"] == pytest.approx(gate.challenger_score, abs=1e-6)
-    assert tags["gate.min_f1"] == "0.6" and tags["gate.max_drop"] == "0.0"
+    assert json.loads(tags["gate.thresholds"]) == {"mode": "enabled", "min_f1": 0.6, "max_drop": 0.0}
 
     # Allowing the drop promotes it.
     lenient = {**worse, "gate_max_drop": "0.9"}

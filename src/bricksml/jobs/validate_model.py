@@ -55,24 +55,27 @@ class GateResult:
         out["seconds"] = {k: round(v, 3) for k, v in self.seconds.items()}
         return out
 
-    def tags(self) -> dict[str, Any]:
+    def tags(self) -> dict[str, str]:
+        """The record on the model version: few tags, since each one is a registry round trip."""
+        scores = {
+            "split": self.split,
+            "metric": self.metric,
+            "challenger": _rounded(self.challenger_score),
+            "champion_version": self.champion_version,
+            "champion": _rounded(self.champion_score),
+        }
+        thresholds = {"mode": self.mode, "min_f1": self.min_f1, "max_drop": self.max_drop}
         return {
-            "gate.mode": self.mode,
             "gate.decision": self.decision,
             "gate.reason": self.reason,
-            "gate.split": self.split,
-            "gate.metric": self.metric,
-            "gate.challenger_score": _fmt(self.challenger_score),
-            "gate.champion_version": self.champion_version or "",
-            "gate.champion_score": _fmt(self.champion_score),
-            "gate.min_f1": self.min_f1,
-            "gate.max_drop": self.max_drop,
+            "gate.scores": json.dumps(scores),
+            "gate.thresholds": json.dumps(thresholds),
             "gate.metrics": json.dumps({k: round(v, 6) for k, v in sorted(self.metrics.items())}),
         }
 
 
-def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.6f}"
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
 
 
 def version_to_validate(params: TrainParams, model_version: str | None = None) -> str:
@@ -106,12 +109,12 @@ def validate_model(
     challenger_metrics = _score(f"models:/{name}/{number}", x, y, timer)
     score = challenger_metrics[METRIC]
     with timer("mlflow"):
-        champion = registry.version_by_alias(name, CHAMPION)
-    champion_version = str(champion.version) if champion is not None else None
+        aliases = registry.aliases(name)
+    champion_version = aliases.get(CHAMPION)
     champion_score = None
-    if champion is not None and champion_version != number:
+    if champion_version is not None and champion_version != number:
         champion_score = _score(f"models:/{name}/{champion_version}", x, y, timer)[METRIC]
-    elif champion is not None:
+    elif champion_version is not None:
         champion_score = score
 
     reaches_min = score >= params.gate_min_f1
@@ -120,21 +123,22 @@ def validate_model(
     reason = _reason(score, reaches_min, beats_champion, champion_version, champion_score, params)
     progress.step(f"gate ({params.gate_mode}) on {split}: {reason}")
 
-    with timer("mlflow"):
-        if params.gate_mode == "disabled":
-            decision, reason = "skipped", "gate disabled: no comparison, no alias moved"
-        elif params.gate_mode == "dry_run":
-            decision = "would_promote" if passed else "would_reject"
-        elif passed:
-            registry.set_alias(name, CHALLENGER, number)
-            registry.set_alias(name, CHAMPION, number)
-            decision = "promoted"
-        elif reaches_min:
-            registry.set_alias(name, CHALLENGER, number)
-            decision = "challenger"
-        else:
-            decision = "rejected"
+    moves: tuple[str, ...] = ()  # the aliases this version takes
+    if params.gate_mode == "disabled":
+        decision, reason = "skipped", "gate disabled: no comparison, no alias moved"
+    elif params.gate_mode == "dry_run":
+        decision = "would_promote" if passed else "would_reject"
+    elif passed:
+        decision, moves = "promoted", (CHALLENGER, CHAMPION)
+    elif reaches_min:
+        decision, moves = "challenger", (CHALLENGER,)
+    else:
+        decision = "rejected"
 
+    with timer("mlflow"):
+        for alias in moves:
+            registry.set_alias(name, alias, number)
+            aliases[alias] = number
         result = GateResult(
             model_name=name,
             model_version=number,
@@ -149,7 +153,7 @@ def validate_model(
             champion_score=champion_score,
             min_f1=params.gate_min_f1,
             max_drop=params.gate_max_drop,
-            aliases=registry.aliases(name),
+            aliases=aliases,
             metrics=challenger_metrics,
         )
         registry.tag_version(name, number, result.tags())

@@ -123,7 +123,7 @@ def log_and_register(
             serialization_format="skops",
             skops_trusted_types=trusted_types(pipeline, model_type),
         )
-    registry.require_signature(info.model_uri)
+    registry.require_signature(info)
     registered = mlflow.register_model(info.model_uri, model_name, tags=dict(version_tags))
     return LoggedVersion(info.model_id, info.model_uri, str(registered.version))
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import mlflow
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.models.model import ModelInfo
 
 from bricksml.errors import BricksmlError
 
@@ -23,11 +23,13 @@ def client() -> MlflowClient:
     return MlflowClient()
 
 
-def require_signature(model_uri: str) -> None:
-    """Unity Catalog refuses models without a signature; refuse them locally too."""
-    info = mlflow.models.get_model_info(model_uri)
+def require_signature(info: ModelInfo) -> None:
+    """Unity Catalog refuses models without a signature; refuse them locally too.
+
+    ``info`` is what ``log_model`` returns, read from the MLmodel file it wrote.
+    """
     if info.signature is None:
-        raise BricksmlError(f"model {model_uri} has no signature; Unity Catalog requires one")
+        raise BricksmlError(f"model {info.model_uri} has no signature; Unity Catalog requires one")
 
 
 def version_by_alias(name: str, alias: str) -> ModelVersion | None:
