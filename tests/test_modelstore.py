@@ -9,6 +9,9 @@ import zipfile
 import numpy as np
 import pytest
 import skops.io
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
 
 from bricksml.data import sample
 from bricksml.models.pipeline import ModelSpec, build_pipeline
@@ -53,6 +56,21 @@ def test_compacted_pipeline_still_predicts_in_memory() -> None:
     expected = pipeline.predict_proba(unseen)
     modelstore.compact(pipeline)
     np.testing.assert_array_equal(pipeline.predict_proba(unseen), expected)
+
+
+def test_a_vocabulary_an_array_cannot_hold_stays_a_dict() -> None:
+    # NumPy strings drop a trailing NUL: "\x00" would come back as "" and its column would be lost.
+    texts = ["up\x00", "down", "up up", "down\x00 down"] * 5
+    labels = ["positive", "negative", "positive", "negative"] * 5
+    pipeline = Pipeline([("tfidf", TfidfVectorizer(analyzer="char")), ("model", LogisticRegression())])
+    pipeline.fit(texts, labels)
+    expected = pipeline.predict_proba(texts)
+    modelstore.compact(pipeline)
+    assert isinstance(pipeline.named_steps["tfidf"].vocabulary_, dict)
+    loaded = skops.io.loads(
+        skops.io.dumps(pipeline), trusted=skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
+    )
+    np.testing.assert_array_equal(loaded.predict_proba(texts), expected)
 
 
 def test_compact_leaves_tabular_pipelines_alone() -> None:

@@ -70,12 +70,16 @@ def compact(pipeline: Pipeline) -> Pipeline:
     vocabulary moves into the vectorizer's own ``vocabulary`` parameter as an array of terms in
     column order, and ``vocabulary_`` is dropped: scikit-learn rebuilds it from that parameter on
     first use, with the same column for every term. ``stop_words_`` is documented as safe to drop.
+    A vocabulary that an array cannot hold exactly (NumPy drops a trailing NUL) stays a dict.
     """
     for step in _walk(pipeline):
         vocabulary = getattr(step, "vocabulary_", None)
         if isinstance(vocabulary, dict):
-            step.vocabulary = np.array(sorted(vocabulary, key=vocabulary.__getitem__), dtype=str)
-            del step.vocabulary_
+            terms = sorted(vocabulary, key=vocabulary.__getitem__)
+            array = np.array(terms, dtype=str)
+            if array.tolist() == terms:
+                step.vocabulary = array
+                del step.vocabulary_
         if hasattr(step, "stop_words_"):
             step.stop_words_ = None
     return pipeline
