@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -10,8 +11,7 @@ import pyarrow.compute as pc
 #: memory for reuse, so temporaries that come and go step by step add up in the peak; the system
 #: allocator hands large blocks back at once (at 1M rows: peak 386 MB instead of 445 MB).
 POOL = pa.system_memory_pool()
-#: Rows per chunk of a selection: a multiple of the parquet writer's batch (1024 rows), so a table
-#: made of such chunks is written exactly as one made of a single chunk.
+#: Rows per chunk of a selection (and per row group of a split file).
 BLOCK_ROWS = 1 << 16
 
 
@@ -37,28 +37,23 @@ def take(values: pa.ChunkedArray, rows: np.ndarray, pool: pa.MemoryPool | None =
     return pa.chunked_array(blocks, type=values.type)
 
 
+def strings(values: pd.Series) -> pa.ChunkedArray | None:
+    """The Arrow strings behind a pandas string column (not copied), or None for any other dtype."""
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return None
+    arr = pa.array(values.array)
+    arr = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+    return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
+
+
+def take_series(values: pd.Series, rows: np.ndarray) -> pd.Series:
+    """``values.take(rows)`` for ascending ``rows`` (string columns come back as dtype "string")."""
+    text = strings(values)
+    if text is None:
+        return values.take(rows)
+    return pd.Series(pd.arrays.ArrowStringArray(take(text, rows, POOL)), name=values.name)
+
+
 def take_table(table: pa.Table, rows: np.ndarray, pool: pa.MemoryPool | None = None) -> pa.Table:
-    """``table.take(rows)`` for ascending ``rows``, column by column with :func:`take`.
-
-    Fixed-width columns (8 bytes a row at most) come back as one chunk, as from a frame: the parquet
-    writer decides when to give up dictionary encoding per chunk, so their bytes depend on it.
-    """
-    columns = []
-    for column in table.columns:
-        taken = take(column, rows, pool)
-        if not _variable_width(column.type):
-            taken = pa.chunked_array([taken.combine_chunks(memory_pool=pool)], type=column.type)
-        columns.append(taken)
-    return pa.table(columns, schema=table.schema)
-
-
-def _variable_width(kind: pa.DataType) -> bool:
-    return any(
-        check(kind)
-        for check in (
-            pa.types.is_string,
-            pa.types.is_large_string,
-            pa.types.is_binary,
-            pa.types.is_large_binary,
-        )
-    )
+    """``table.take(rows)`` for ascending ``rows``, column by column with :func:`take`."""
+    return pa.table([take(column, rows, pool) for column in table.columns], schema=table.schema)

@@ -18,7 +18,7 @@ from bricksml.errors import DataError
 EXAMPLES = 3
 #: Normalised text is grouped in buckets of about this many bytes, so that the hash table of
 #: distinct texts never holds the whole column at once.
-_BUCKET_BYTES = 8 << 20
+_BUCKET_BYTES = 4 << 20
 #: Rows per slice when scanning text bytes, to bound temporary arrays.
 _SLICE_ROWS = 1 << 16
 _SENTINEL = pa.array(["x"], pa.large_string())
@@ -146,10 +146,10 @@ def assess_rows(
     require_columns(frame, {"label_col": label_col, "text_col": text_col or "", "id_col": id_col or ""})
     report = QualityReport(rows_in=len(frame))
     label = frame[label_col]
-    missing = _empty(label, _arrow_text(label))
+    missing = _empty(label, arrow.strings(label))
     report.missing_label = int(missing.sum())
     keep = ~missing
-    text = _arrow_text(frame[text_col]) if text_col else None
+    text = arrow.strings(frame[text_col]) if text_col else None
     if text_col:
         empty = _empty(frame[text_col], text)
         report.empty_text = int((empty & keep).sum())
@@ -165,15 +165,15 @@ def assess_rows(
     if text is not None:
         key = text_key(text, rows)  # codes below len(rows)
     elif text_col:
-        key = _factorize(normalized_text(frame[text_col].take(rows)))
+        key = _factorize(normalized_text(arrow.take_series(frame[text_col], rows)))
     else:
         features = [c for c in frame.columns if c not in (label_col, id_col)]
         hashed = pd.util.hash_pandas_object(frame[features], index=False).to_numpy()
-        key = pd.factorize(hashed[rows])[0].astype(np.int64)
+        key = pd.factorize(hashed[rows])[0].astype(np.int64, copy=False)
         del hashed
     codes, uniques = pd.factorize(label.astype("string"))
     label_names = [str(u) for u in uniques]
-    label_code = codes[rows].astype(np.int64)
+    label_code = codes[rows].astype(np.int64, copy=False)
     del codes
     n_labels = max(len(label_names), 1)
     duplicate = pd.Series(key * n_labels + label_code).duplicated().to_numpy()
@@ -189,7 +189,7 @@ def assess_rows(
         rows, key, label_code = rows[~duplicate], key[~duplicate], label_code[~duplicate]
         report.duplicates_dropped = report.exact_duplicates
 
-    groups = pd.factorize(key)[0].astype(np.int64)  # in order of first appearance
+    groups = pd.factorize(key)[0].astype(np.int64, copy=False)  # in order of first appearance
     del key
     if report.exact_duplicates and not report.duplicates_dropped:
         pairs = pd.unique(groups * n_labels + label_code)
@@ -203,7 +203,7 @@ def assess_rows(
         report.conflicting_rows = len(in_conflict)
         report.conflict_examples = _examples(frame, text_col, rows, in_conflict, EXAMPLES)
     if id_col:
-        report.duplicate_ids = int(frame[id_col].take(rows).duplicated().sum())
+        report.duplicate_ids = int(arrow.take_series(frame[id_col], rows).duplicated().sum())
     counts = np.bincount(label_code, minlength=len(label_names))
     report.class_counts = {
         name: int(counts[code])
@@ -215,7 +215,7 @@ def assess_rows(
 
 
 def _factorize(values: pa.Array) -> np.ndarray:
-    return pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
 def _examples(
@@ -224,16 +224,10 @@ def _examples(
     """Up to ``limit`` distinct descriptions of the kept rows at ``positions`` (in order)."""
     if not text_col:
         return [f"row {i}" for i in positions[:limit]]
-    values = frame[text_col]
-    text = _arrow_text(values)
     seen: list[str] = []
     block = 64
     for start in range(0, len(positions), block):
-        picked = rows[positions[start : start + block]]
-        if text is None:
-            texts = values.take(picked)
-        else:
-            texts = pd.Series(pd.arrays.ArrowStringArray(arrow.take(text, picked)))
+        texts = arrow.take_series(frame[text_col], rows[positions[start : start + block]])
         for described in _describe(texts).tolist():
             if described not in seen:
                 seen.append(described)
@@ -247,21 +241,12 @@ def _describe(text: pd.Series) -> pd.Series:
     return text.astype("string").str.slice(0, 60).map(repr)
 
 
-def _arrow_text(values: pd.Series) -> pa.ChunkedArray | None:
-    """The Arrow strings behind a string column (not copied), or None for any other dtype."""
-    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
-        return None
-    arr = pa.array(values.array)
-    arr = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
-    return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
-
-
 def _empty(values: pd.Series, text: pa.ChunkedArray | None) -> np.ndarray:
     """Missing, empty or only white space (what ``str.strip() == ""`` finds, without the copy)."""
     if text is None:
         values = values.astype("string")
         return (values.isna() | values.str.strip().eq("").fillna(True)).to_numpy(dtype=bool)
-    blank = pc.or_kleene(pc.equal(pc.binary_length(text), 0), pc.utf8_is_space(text))
+    blank = pc.or_kleene(pc.equal(text, ""), pc.utf8_is_space(text))
     return pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
 
 
@@ -274,8 +259,9 @@ def text_key(text: pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:
     table never holds all texts at once.
     """
     plain, length = _scan(text)
-    plain, length = plain[rows], length[rows]
-    n_buckets = max(1, -(-int(length.sum()) // _BUCKET_BYTES))
+    if len(rows) < len(text):
+        plain, length = plain[rows], length[rows]
+    n_buckets = max(1, -(-int(length.sum(dtype=np.int64)) // _BUCKET_BYTES))
     bucket = length % n_buckets
     key = np.empty(len(rows), dtype=np.int64)
     offset = 0
@@ -295,7 +281,7 @@ def text_key(text: pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:
         del chunks
         codes = np.concatenate(
             [np.empty(0, np.int64)] + [c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks]
-        ).astype(np.int64)
+        ).astype(np.int64, copy=False)
         del encoded
         key[simple] = codes[: len(simple)] + offset
         key[other] = codes[len(simple) :] + offset
@@ -310,7 +296,7 @@ def _scan(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     plain may still need nothing but lower-casing; it just takes the slower exact path.
     """
     plain = np.empty(len(text), dtype=bool)
-    length = np.empty(len(text), dtype=np.int64)
+    length = np.empty(len(text), dtype=np.int32)
     at = 0
     for chunk in text.chunks:
         for start in range(0, len(chunk), _SLICE_ROWS):

@@ -89,6 +89,7 @@ def create_data(params: CreateDataParams, progress: Progress = SILENT) -> Create
         rare=params.rare_classes,
         split_names=list(fractions),
     )
+    del strata
 
     target = version_dir(params.data_root, params.data_name, params.data_version)
     table = store.arrow_table(frame)
@@ -99,7 +100,7 @@ def create_data(params: CreateDataParams, progress: Progress = SILENT) -> Create
             positions = np.flatnonzero(assignment == index)
             path = tmp / f"{name}.parquet"
             if table is not None:
-                store.write_table(arrow.take_table(table, rows[positions], arrow.POOL), path)
+                store.write_rows(table, rows[positions], path)
             else:
                 store.write_parquet(frame.take(rows[positions]).reset_index(drop=True), path)
             splits[name] = {
@@ -128,7 +129,8 @@ def create_data(params: CreateDataParams, progress: Progress = SILENT) -> Create
 
 
 def _strata(frame: pd.DataFrame, columns: tuple[str, ...], rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    keys = frame[list(columns)].take(rows).astype("string").fillna("<missing>")
+    keys = pd.DataFrame({c: arrow.take_series(frame[c], rows) for c in columns})
+    keys = keys.astype("string").fillna("<missing>")
     joined = keys.iloc[:, 0] if len(columns) == 1 else keys.agg(" | ".join, axis=1)
     codes, uniques = pd.factorize(joined, sort=True)
     return codes.astype(np.int64), [str(u) for u in uniques]
