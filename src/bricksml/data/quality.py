@@ -262,12 +262,16 @@ def text_key(text: pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:
     if len(rows) < len(text):
         plain, length = plain[rows], length[rows]
     n_buckets = max(1, -(-int(length.sum(dtype=np.int64)) // _BUCKET_BYTES))
-    bucket = length % n_buckets
+    bucket = (length % n_buckets).astype(np.int16 if n_buckets < 2**15 else np.int32)
+    by_bucket = np.argsort(bucket, kind="stable")  # a radix sort; ascending rows within a bucket
+    ends = np.cumsum(np.bincount(bucket, minlength=n_buckets))
+    del bucket, length
     key = np.empty(len(rows), dtype=np.int64)
     offset = 0
-    for b in range(n_buckets):
-        in_bucket = bucket == b
-        simple, other = np.flatnonzero(in_bucket & plain), np.flatnonzero(in_bucket & ~plain)
+    for start, end in zip(np.concatenate([[0], ends[:-1]]), ends, strict=True):
+        members = by_bucket[start:end]
+        is_plain = plain[members]
+        simple, other = members[is_plain], members[~is_plain]
         chunks = []
         if len(simple):
             chunks += pc.ascii_lower(
