@@ -47,10 +47,11 @@ def strings(values: pd.Series) -> pa.ChunkedArray | None:
 
 
 def take_series(values: pd.Series, rows: np.ndarray) -> pd.Series:
-    """``values.take(rows)`` for ascending ``rows`` (string columns come back as dtype "string")."""
+    """``values.take(rows).reset_index(drop=True)`` for ascending ``rows`` (a string column comes back
+    as dtype "string")."""
     text = strings(values)
     if text is None:
-        return values.take(rows)
+        return values.take(rows).reset_index(drop=True)
     return pd.Series(pd.arrays.ArrowStringArray(take(text, rows, POOL)), name=values.name)
 
 

@@ -129,7 +129,7 @@ def create_data(params: CreateDataParams, progress: Progress = SILENT) -> Create
 
 
 def _strata(frame: pd.DataFrame, columns: tuple[str, ...], rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    keys = pd.DataFrame({c: arrow.take_series(frame[c], rows) for c in columns})
+    keys = pd.concat([arrow.take_series(frame[c], rows) for c in columns], axis=1)
     keys = keys.astype("string").fillna("<missing>")
     joined = keys.iloc[:, 0] if len(columns) == 1 else keys.agg(" | ".join, axis=1)
     codes, uniques = pd.factorize(joined, sort=True)
