@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 
 #: Where create_data allocates its large temporaries. Arrow's default pool (mimalloc) keeps freed
 #: memory for reuse, so temporaries that come and go step by step add up in the peak; the system
-#: allocator hands large blocks back at once (at 1M rows: peak 386 MB instead of 445 MB).
+#: allocator hands large blocks back at once (at 1M rows: peak about 350 MB instead of 374 MB).
 POOL = pa.system_memory_pool()
 #: Rows per chunk of a selection (and per row group of a split file).
 BLOCK_ROWS = 1 << 16
