@@ -12,9 +12,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bricksml.data import arrow
 from bricksml.errors import DataError
 
 EXAMPLES = 3
+#: Normalised text is grouped in buckets of about this many bytes, so that the hash table of
+#: distinct texts never holds the whole column at once.
+_BUCKET_BYTES = 4 << 20
+#: Rows per slice when scanning text bytes, to bound temporary arrays.
+_SLICE_ROWS = 1 << 16
+_SENTINEL = pa.array(["x"], pa.large_string())
 
 
 @dataclass
@@ -59,6 +66,28 @@ class QualityReport:
         return out
 
 
+@dataclass
+class Assessment:
+    """The outcome of :func:`assess_rows`: which rows to keep, their groups and labels, the report.
+
+    ``rows`` are positions in the input frame (ascending); ``groups`` and ``label_codes`` have one
+    entry per kept row; ``label_codes`` index ``label_names`` (the label as a string).
+    """
+
+    rows: np.ndarray
+    groups: np.ndarray
+    label_codes: np.ndarray
+    label_names: list[str]
+    report: QualityReport
+
+    def label_counts(self, positions: np.ndarray | None = None) -> dict[str, int]:
+        """Rows per class (every class of the report, 0 if absent) among kept rows at ``positions``."""
+        codes = self.label_codes if positions is None else self.label_codes[positions]
+        counts = np.bincount(codes, minlength=len(self.label_names))
+        index = {name: code for code, name in enumerate(self.label_names)}
+        return {k: int(counts[index[k]]) for k in self.report.class_counts}
+
+
 def require_columns(frame: pd.DataFrame, columns: dict[str, str]) -> None:
     """Fail with one line naming every missing column (role -> column name)."""
     missing = [f"{role} {col!r}" for role, col in columns.items() if col and col not in frame.columns]
@@ -73,13 +102,19 @@ def normalized_text(text: pd.Series) -> pa.Array:
 
     Runs in Arrow's compute kernels: one vectorised pass instead of a Python call per row.
     """
-    arr = pa.array(text.astype("string[pyarrow]"))
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.cast(pa.large_string()).combine_chunks()
-    else:
-        arr = arr.cast(pa.large_string())
+    return _normalize(pa.array(text.astype("string[pyarrow]")))
+
+
+def _normalize(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Lower-case (Unicode) and fold white space: the definition of the text key.
+
+    A non-blank sentinel row goes last: Arrow's ``utf8_split_whitespace`` reads past the end of the
+    data for a text that ends the buffer with white space, and then sometimes keeps it.
+    """
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    arr = pa.concat_arrays([c.cast(pa.large_string()) for c in chunks] + [_SENTINEL])
     words = pc.utf8_split_whitespace(pc.utf8_lower(arr))
-    return pc.binary_join(words, pa.scalar(" ", pa.large_string())).fill_null("")
+    return pc.binary_join(words, pa.scalar(" ", pa.large_string())).fill_null("")[:-1]
 
 
 def assess(
@@ -95,68 +130,207 @@ def assess(
     Returns the kept rows (original order), a group code per kept row (rows with the same text,
     or the same features for tabular data, share a code), and the report.
     """
+    result = assess_rows(frame, label_col=label_col, text_col=text_col, id_col=id_col, duplicates=duplicates)
+    return frame.take(result.rows).reset_index(drop=True), result.groups, result.report
+
+
+def assess_rows(
+    frame: pd.DataFrame,
+    *,
+    label_col: str,
+    text_col: str | None,
+    id_col: str | None,
+    duplicates: str,
+) -> Assessment:
+    """:func:`assess` without copying the frame: the kept rows come back as positions."""
     require_columns(frame, {"label_col": label_col, "text_col": text_col or "", "id_col": id_col or ""})
     report = QualityReport(rows_in=len(frame))
     label = frame[label_col]
-    missing = label.isna() | label.astype("string").str.strip().eq("").fillna(True)
+    missing = _empty(label, arrow.strings(label))
     report.missing_label = int(missing.sum())
     keep = ~missing
+    text = arrow.strings(frame[text_col]) if text_col else None
     if text_col:
-        text = frame[text_col].astype("string")
-        empty = text.isna() | text.str.strip().eq("").fillna(True)
+        empty = _empty(frame[text_col], text)
         report.empty_text = int((empty & keep).sum())
         keep &= ~empty
-    frame = frame.loc[keep.to_numpy()].reset_index(drop=True)
-    if frame.empty:
+    rows = np.flatnonzero(keep)
+    del missing, keep
+    if not len(rows):
         raise DataError(
             f"no usable rows: all {report.rows_in} rows miss the label {label_col!r}"
             + (f" or the text {text_col!r}" if text_col else "")
         )
 
-    key = _row_key(frame, label_col, text_col, id_col)
-    label_code, _ = pd.factorize(frame[label_col].astype("string"))
-    pair = pd.DataFrame({"key": key, "label": label_code})
-    duplicate = pair.duplicated().to_numpy()
+    if text is not None:
+        key = text_key(text, rows)  # codes below len(rows)
+    elif text_col:
+        key = _factorize(normalized_text(arrow.take_series(frame[text_col], rows)))
+    else:
+        features = [c for c in frame.columns if c not in (label_col, id_col)]
+        hashed = pd.util.hash_pandas_object(frame[features], index=False).to_numpy()
+        key = pd.factorize(hashed[rows])[0].astype(np.int64, copy=False)
+        del hashed
+    codes, uniques = pd.factorize(label.astype("string"))
+    label_names = [str(u) for u in uniques]
+    label_code = codes[rows].astype(np.int64, copy=False)
+    del codes
+    n_labels = max(len(label_names), 1)
+    duplicate = pd.Series(key * n_labels + label_code).duplicated().to_numpy()
     report.exact_duplicates = int(duplicate.sum())
     if report.exact_duplicates and duplicates == "fail":
-        example = _describe(frame.loc[duplicate], text_col).iloc[0]
+        first = int(np.flatnonzero(duplicate)[0])
+        example = _examples(frame, text_col, rows, np.array([first]), 1)[0]
         raise DataError(
             f"duplicates: {report.exact_duplicates} exact duplicate rows (e.g. {example}); "
             "set duplicates=drop or duplicates=keep"
         )
     if duplicates == "drop" and report.exact_duplicates:
-        frame = frame.loc[~duplicate].reset_index(drop=True)
-        key = key[~duplicate]
-        pair = pair.loc[~duplicate].reset_index(drop=True)
+        rows, key, label_code = rows[~duplicate], key[~duplicate], label_code[~duplicate]
         report.duplicates_dropped = report.exact_duplicates
 
-    groups, _ = pd.factorize(key)
-    labels_per_group = pair.groupby("key", sort=False)["label"].nunique()
-    conflicted = labels_per_group[labels_per_group > 1]
-    report.conflicting_groups = len(conflicted)
-    if len(conflicted):
-        in_conflict = np.isin(key, conflicted.index.to_numpy())
-        report.conflicting_rows = int(in_conflict.sum())
-        report.conflict_examples = (
-            _describe(frame.loc[in_conflict], text_col).drop_duplicates().head(EXAMPLES).tolist()
-        )
+    groups = pd.factorize(key)[0].astype(np.int64, copy=False)  # in order of first appearance
+    del key
+    if report.exact_duplicates and not report.duplicates_dropped:
+        pairs = pd.unique(groups * n_labels + label_code)
+        labels_per_group = np.bincount(pairs // n_labels)
+    else:  # every (group, label) pair is unique
+        labels_per_group = np.bincount(groups)
+    conflicted = labels_per_group > 1
+    report.conflicting_groups = int(conflicted.sum())
+    if report.conflicting_groups:
+        in_conflict = np.flatnonzero(conflicted[groups])
+        report.conflicting_rows = len(in_conflict)
+        report.conflict_examples = _examples(frame, text_col, rows, in_conflict, EXAMPLES)
     if id_col:
-        report.duplicate_ids = int(frame[id_col].duplicated().sum())
-    counts = frame[label_col].astype("string").value_counts(sort=False)
-    report.class_counts = {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]))}
-    report.rows_out = len(frame)
-    return frame, groups.astype(np.int64), report
+        report.duplicate_ids = int(arrow.take_series(frame[id_col], rows).duplicated().sum())
+    counts = np.bincount(label_code, minlength=len(label_names))
+    report.class_counts = {
+        name: int(counts[code])
+        for code, name in sorted(enumerate(label_names), key=lambda kv: kv[1])
+        if counts[code]
+    }
+    report.rows_out = len(rows)
+    return Assessment(rows, groups, label_code, label_names, report)
 
 
-def _row_key(frame: pd.DataFrame, label_col: str, text_col: str | None, id_col: str | None) -> np.ndarray:
-    if text_col:
-        encoded = pc.dictionary_encode(normalized_text(frame[text_col]))
-        return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    features = [c for c in frame.columns if c not in (label_col, id_col)]
-    return pd.util.hash_pandas_object(frame[features], index=False).to_numpy()
+def _factorize(values: pa.Array) -> np.ndarray:
+    return pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
-def _describe(rows: pd.DataFrame, text_col: str | None) -> pd.Series:
-    if text_col:
-        return rows[text_col].astype("string").str.slice(0, 60).map(repr)
-    return rows.index.to_series().map(lambda i: f"row {i}")
+def _examples(
+    frame: pd.DataFrame, text_col: str | None, rows: np.ndarray, positions: np.ndarray, limit: int
+) -> list[str]:
+    """Up to ``limit`` distinct descriptions of the kept rows at ``positions`` (in order)."""
+    if not text_col:
+        return [f"row {i}" for i in positions[:limit]]
+    seen: list[str] = []
+    block = 64
+    for start in range(0, len(positions), block):
+        texts = arrow.take_series(frame[text_col], rows[positions[start : start + block]])
+        for described in _describe(texts).tolist():
+            if described not in seen:
+                seen.append(described)
+                if len(seen) == limit:
+                    return seen
+        block *= 4
+    return seen
+
+
+def _describe(text: pd.Series) -> pd.Series:
+    return text.astype("string").str.slice(0, 60).map(repr)
+
+
+def _empty(values: pd.Series, text: pa.ChunkedArray | None) -> np.ndarray:
+    """Missing, empty or only white space (what ``str.strip() == ""`` finds, without the copy)."""
+    if text is None:
+        values = values.astype("string")
+        return (values.isna() | values.str.strip().eq("").fillna(True)).to_numpy(dtype=bool)
+    blank = pc.or_kleene(pc.equal(text, ""), pc.utf8_is_space(text))
+    return pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
+
+
+def text_key(text: pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:
+    """A code per row of ``text`` at ``rows``: the same code exactly when the normalised texts match.
+
+    Exactly the key of :func:`normalized_text`, computed in less time and memory. Rows of printable
+    ASCII with single spaces between words only need lower-casing (ASCII kernels); any other row
+    takes the Unicode path. Distinct texts are counted per bucket of normalised length, so the hash
+    table never holds all texts at once.
+    """
+    plain, length = _scan(text)
+    if len(rows) < len(text):
+        plain, length = plain[rows], length[rows]
+    n_buckets = max(1, -(-int(length.sum(dtype=np.int64)) // _BUCKET_BYTES))
+    bucket = (length % n_buckets).astype(np.int16 if n_buckets < 2**15 else np.int32)
+    by_bucket = np.argsort(bucket, kind="stable")  # a radix sort; ascending rows within a bucket
+    ends = np.cumsum(np.bincount(bucket, minlength=n_buckets))
+    del bucket, length
+    key = np.empty(len(rows), dtype=np.int64)
+    offset = 0
+    for start, end in zip(np.concatenate([[0], ends[:-1]]), ends, strict=True):
+        members = by_bucket[start:end]
+        is_plain = plain[members]
+        simple, other = members[is_plain], members[~is_plain]
+        chunks = []
+        if len(simple):
+            chunks += pc.ascii_lower(
+                arrow.take(text, rows[simple], arrow.POOL), memory_pool=arrow.POOL
+            ).chunks
+        if len(other):
+            chunks.append(_normalize(arrow.take(text, rows[other])))
+        encoded = pc.dictionary_encode(
+            pa.chunked_array(chunks, type=pa.large_string()), memory_pool=arrow.POOL
+        )
+        del chunks
+        codes = np.concatenate(
+            [np.empty(0, np.int64)] + [c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks]
+        ).astype(np.int64, copy=False)
+        del encoded
+        key[simple] = codes[: len(simple)] + offset
+        key[other] = codes[len(simple) :] + offset
+        offset += int(codes.max()) + 1 if len(codes) else 0
+    return key
+
+
+def _scan(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: is it plain (the lower-cased text is its key), and the byte length of its key.
+
+    Plain: printable ASCII only, no space at either end, no two spaces in a row. A row that is not
+    plain may still need nothing but lower-casing; it just takes the slower exact path.
+    """
+    plain = np.empty(len(text), dtype=bool)
+    length = np.empty(len(text), dtype=np.int32)
+    at = 0
+    for chunk in text.chunks:
+        for start in range(0, len(chunk), _SLICE_ROWS):
+            part = chunk.slice(start, _SLICE_ROWS)
+            n = len(part)
+            _, offsets, data = part.buffers()
+            offsets = np.frombuffer(offsets, dtype=np.int64)[part.offset : part.offset + n + 1]
+            data = np.frombuffer(data, dtype=np.int8) if data is not None else np.empty(0, np.int8)
+            data = data[offsets[0] : offsets[-1]]
+            offsets = offsets - offsets[0]
+            sizes = np.diff(offsets)
+            ok = np.ones(n, dtype=bool)
+            space = data == 32
+            odd = np.flatnonzero(data < 32)  # control characters, and every byte of a non-ASCII one
+            doubled = np.flatnonzero(space[1:] & space[:-1])
+            for positions in (odd, doubled):
+                if len(positions):
+                    ok[np.searchsorted(offsets, positions, side="right") - 1] = False
+            filled = sizes > 0
+            ends = np.zeros(n, dtype=bool)
+            ends[filled] = space[offsets[:-1][filled]] | space[offsets[1:][filled] - 1]
+            ok &= ~ends
+            if part.null_count:
+                ok &= part.is_valid().to_numpy(zero_copy_only=False)
+            sizes = sizes.copy()
+            other = np.flatnonzero(~ok)
+            if len(other):
+                normalized = _normalize(part.take(other))
+                sizes[other] = pc.binary_length(normalized).to_numpy(zero_copy_only=False)
+            plain[at : at + n] = ok
+            length[at : at + n] = sizes
+            at += n
+    return plain, length

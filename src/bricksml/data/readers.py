@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -81,20 +82,22 @@ def read_raw(path: Path) -> tuple[pd.DataFrame, list[SourceFile]]:
 
 def _read_one(file: Path) -> tuple[pd.DataFrame, SourceFile]:
     fmt = FORMATS[file.suffix.lower()]
-    digest = file_sha256(file)
     encoding = delimiter = None
-    try:
-        if fmt == "parquet":
-            frame = pd.read_parquet(file)
-        elif fmt == "jsonl":
-            frame = pd.read_json(file, lines=True, dtype=False)
-        else:
-            frame, encoding, delimiter = _read_delimited(file, "\t" if fmt == "tsv" else None)
-    except DataError:
-        raise
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"raw file {file.name!r} could not be read as {fmt}: {first_line}") from exc
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hashlib releases the GIL: hash while parsing
+        digest = pool.submit(file_sha256, file)
+        try:
+            if fmt == "parquet":
+                frame = pd.read_parquet(file)
+            elif fmt == "jsonl":
+                frame = pd.read_json(file, lines=True, dtype=False)
+            else:
+                frame, encoding, delimiter = _read_delimited(file, "\t" if fmt == "tsv" else None)
+        except DataError:
+            raise
+        except (ValueError, OSError, pd.errors.ParserError) as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataError(f"raw file {file.name!r} could not be read as {fmt}: {first_line}") from exc
+    digest = digest.result()
     if frame.columns.duplicated().any():
         dup = frame.columns[frame.columns.duplicated()][0]
         raise DataError(f"raw file {file.name!r} has the column {dup!r} twice; rename one")

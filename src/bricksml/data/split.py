@@ -128,13 +128,28 @@ def assign_splits(
 
     rng = np.random.default_rng(seed)
     shuffle_key = rng.random(len(first_row))
-    order = np.lexsort((shuffle_key, group_stratum))
+    order = _stratum_then_key(group_stratum, shuffle_key)
     group_split = np.empty(len(first_row), dtype=np.int64)
     bounds = np.flatnonzero(np.diff(group_stratum[order])) + 1
     for members in np.split(order, bounds):
         if len(members):
             group_split[members] = _fill(group_size[members], targets[group_stratum[members[0]]])
     return group_split[groups]
+
+
+def _stratum_then_key(stratum: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """``np.lexsort((key, stratum))``, faster: sort the random keys, then stably by stratum.
+
+    A stable sort of random floats is the slow part of lexsort; an unstable one gives the same
+    order unless two keys are equal, which is checked (and then the stable sort is used).
+    """
+    by_key = np.argsort(key)
+    if (np.diff(key[by_key]) == 0).any():
+        by_key = np.argsort(key, kind="stable")
+    small = stratum[by_key]
+    if len(small) and 0 <= small.min() and small.max() < 2**15:
+        small = small.astype(np.int16)  # stable sort of 16-bit integers is a radix sort
+    return by_key[np.argsort(small, kind="stable")]
 
 
 def _groups(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -152,12 +167,16 @@ def _fill(sizes: np.ndarray, target: np.ndarray) -> np.ndarray:
     fill what is left, in order, which meets the targets exactly.
     """
     out = np.empty(len(sizes), dtype=np.int64)
-    left = target.astype(np.int64).copy()
     big = np.flatnonzero(sizes > 1)
-    for i in big[np.argsort(-sizes[big], kind="stable")]:
-        split = int(np.argmax(left))
-        out[i] = split
-        left[split] -= sizes[i]
+    big = big[np.argsort(-sizes[big], kind="stable")]
+    room = target.astype(np.int64).tolist()  # plain ints: a few splits, many groups
+    chosen = []
+    for size in sizes[big].tolist():
+        split = max(range(len(room)), key=room.__getitem__)  # the first largest, as np.argmax
+        chosen.append(split)
+        room[split] -= size
+    out[big] = chosen
+    left = np.asarray(room, dtype=np.int64)
     single = np.flatnonzero(sizes == 1)
     fill = np.repeat(np.arange(len(left)), np.clip(left, 0, None))
     if len(fill) < len(single):  # big groups overshot somewhere: the rest go where room is least short

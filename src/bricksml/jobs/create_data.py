@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bricksml import __version__, runtime
-from bricksml.data import quality, readers, split, store
+from bricksml.data import arrow, quality, readers, split, store
 from bricksml.params import CreateDataParams
 from bricksml.progress import SILENT, Progress
 
@@ -63,45 +63,50 @@ def create_data(params: CreateDataParams, progress: Progress = SILENT) -> Create
     quality.require_columns(frame, {f"stratify column {c!r}": c for c in stratify})
 
     progress.step(f"checking {len(frame)} rows")
-    frame, groups, report = quality.assess(
+    checked = quality.assess_rows(
         frame,
         label_col=params.label_col,
         text_col=params.text_col or None,
         id_col=params.id_col or None,
         duplicates=params.duplicates,
     )
+    report, rows = checked.report, checked.rows
     for line in report.lines():
         progress.step(line)
 
     fractions = params.split_fractions
     if stratify:
-        strata, names = _strata(frame, stratify)
+        strata, names = _strata(frame, stratify, rows)
     else:
-        strata, names = np.zeros(len(frame), dtype=np.int64), ["all"]
+        strata, names = np.zeros(len(rows), dtype=np.int64), ["all"]
     progress.step(f"splitting into {', '.join(fractions)}")
     assignment = split.assign_splits(
         strata,
-        groups,
+        checked.groups,
         list(fractions.values()),
         params.seed,
         stratum_names=names,
         rare=params.rare_classes,
         split_names=list(fractions),
     )
+    del strata
 
     target = version_dir(params.data_root, params.data_name, params.data_version)
+    table = store.arrow_table(frame)
 
     def write(tmp: Path) -> dict:
         splits = {}
         for index, name in enumerate(fractions):
-            part = frame.loc[assignment == index].reset_index(drop=True)
+            positions = np.flatnonzero(assignment == index)
             path = tmp / f"{name}.parquet"
-            store.write_parquet(part, path)
-            counts = part[params.label_col].astype("string").value_counts()
+            if table is not None:
+                store.write_rows(table, rows[positions], path)
+            else:
+                store.write_parquet(frame.take(rows[positions]).reset_index(drop=True), path)
             splits[name] = {
                 "file": path.name,
-                "rows": len(part),
-                "labels": {str(k): int(counts.get(k, 0)) for k in report.class_counts},
+                "rows": len(positions),
+                "labels": checked.label_counts(positions),
                 "sha256": store.file_sha256(path),
             }
         return _manifest(params, sources, frame, splits, report)
@@ -123,8 +128,9 @@ def create_data(params: CreateDataParams, progress: Progress = SILENT) -> Create
     )
 
 
-def _strata(frame: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
-    keys = frame[list(columns)].astype("string").fillna("<missing>")
+def _strata(frame: pd.DataFrame, columns: tuple[str, ...], rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    keys = pd.concat([arrow.take_series(frame[c], rows) for c in columns], axis=1)
+    keys = keys.astype("string").fillna("<missing>")
     joined = keys.iloc[:, 0] if len(columns) == 1 else keys.agg(" | ".join, axis=1)
     codes, uniques = pd.factorize(joined, sort=True)
     return codes.astype(np.int64), [str(u) for u in uniques]

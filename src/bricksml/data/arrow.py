@@ -1,0 +1,60 @@
+"""Arrow helpers for large columns: select rows block by block, never the whole column at once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+#: Where create_data allocates its large temporaries. Arrow's default pool (mimalloc) keeps freed
+#: memory for reuse, so temporaries that come and go step by step add up in the peak; the system
+#: allocator hands large blocks back at once (at 1M rows: peak about 350 MB instead of 374 MB).
+POOL = pa.system_memory_pool()
+#: Rows per chunk of a selection (and per row group of a split file).
+BLOCK_ROWS = 1 << 16
+
+
+def take(values: pa.ChunkedArray, rows: np.ndarray, pool: pa.MemoryPool | None = None) -> pa.ChunkedArray:
+    """``values.take(rows)`` for ascending ``rows``, without first joining the chunks into one.
+
+    Arrow's take on a chunked string column concatenates all chunks first: a full copy of the
+    column for every call. This takes each block of rows from the chunks that hold it, so only
+    the rows taken are copied, and the result comes in chunks of :data:`BLOCK_ROWS` rows whatever
+    the chunks of ``values`` (they depend on how the file was read, e.g. on the number of cores).
+    """
+    bounds = np.cumsum([0] + [len(c) for c in values.chunks])
+    blocks = []
+    for start in range(0, len(rows), BLOCK_ROWS):
+        block = rows[start : start + BLOCK_ROWS]
+        cuts = np.searchsorted(block, bounds)
+        pieces = [
+            pc.take(chunk, block[cuts[i] : cuts[i + 1]] - bounds[i], memory_pool=pool)
+            for i, chunk in enumerate(values.chunks)
+            if cuts[i + 1] > cuts[i]
+        ]
+        blocks.append(pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces, memory_pool=pool))
+    return pa.chunked_array(blocks, type=values.type)
+
+
+def strings(values: pd.Series) -> pa.ChunkedArray | None:
+    """The Arrow strings behind a pandas string column (not copied), or None for any other dtype."""
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return None
+    arr = pa.array(values.array)
+    arr = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+    return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
+
+
+def take_series(values: pd.Series, rows: np.ndarray) -> pd.Series:
+    """``values.take(rows).reset_index(drop=True)`` for ascending ``rows`` (a string column comes back
+    as dtype "string")."""
+    text = strings(values)
+    if text is None:
+        return values.take(rows).reset_index(drop=True)
+    return pd.Series(pd.arrays.ArrowStringArray(take(text, rows, POOL)), name=values.name)
+
+
+def take_table(table: pa.Table, rows: np.ndarray, pool: pa.MemoryPool | None = None) -> pa.Table:
+    """``table.take(rows)`` for ascending ``rows``, column by column with :func:`take`."""
+    return pa.table([take(column, rows, pool) for column in table.columns], schema=table.schema)
