@@ -106,14 +106,16 @@ def normalized_text(text: pd.Series) -> pa.Array:
 
 
 def _normalize(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Lower-case (Unicode) and fold white space: the definition of the text key.
+    """Lower-case (Unicode), trim and fold white space: the definition of the text key.
 
-    A non-blank sentinel row goes last: Arrow's ``utf8_split_whitespace`` reads past the end of the
-    data for a text that ends the buffer with white space, and then sometimes keeps it.
+    Trimmed first: Arrow's ``utf8_split_whitespace`` keeps an empty word for white space at either
+    end, which would make "Profit rose. " another text than "Profit rose.". A non-blank sentinel row
+    goes last: that kernel also reads past the end of the data for a text that ends the buffer
+    with white space, and then sometimes keeps it.
     """
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     arr = pa.concat_arrays([c.cast(pa.large_string()) for c in chunks] + [_SENTINEL])
-    words = pc.utf8_split_whitespace(pc.utf8_lower(arr))
+    words = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(pc.utf8_lower(arr)))
     return pc.binary_join(words, pa.scalar(" ", pa.large_string())).fill_null("")[:-1]
 
 
