@@ -19,25 +19,27 @@ import sys
 import tempfile
 from pathlib import Path
 
+from measure import PEAK
+
 WORK = Path(__file__).resolve().parent / ".work"
 
 FLOOR = """
-import json, resource, sys, time
+import json, sys, time
 import pandas as pd
 start = time.perf_counter()
 pd.read_csv(sys.argv[1]).to_parquet(sys.argv[2], index=False)
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}))
 """
 
 FLOOR_BASELINE = """
-import json, resource
+import json
 import pandas as pd
-print(json.dumps({"seconds": 0.0, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": 0.0, "peak_mb": peak_mb()}))
 """
 
 IMPORTS = """
-import json, resource, sys, time
+import json, sys, time
 from bricksml.jobs.create_data import create_data
 from bricksml.params import CreateDataParams
 """
@@ -45,7 +47,7 @@ from bricksml.params import CreateDataParams
 BASELINE = (
     IMPORTS
     + """
-print(json.dumps({"seconds": 0.0, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": 0.0, "peak_mb": peak_mb()}))
 """
 )
 
@@ -57,7 +59,7 @@ params = CreateDataParams.parse({"data_name": "bench", "data_version": sys.argv[
 start = time.perf_counter()
 create_data(params)
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}))
 """
 )
 
@@ -74,7 +76,9 @@ def raw_csv(rows: int) -> Path:
 
 
 def measure(script: str, *args: str, env: dict[str, str]) -> dict:
-    out = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK + script, *args], env=env, capture_output=True, text=True
+    )
     if out.returncode != 0:
         raise SystemExit(out.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -24,12 +24,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from measure import PEAK
+
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work" / "inference"
 MODEL = "main.bricksml.bench"
 
 FLOOR = """
-import json, resource, sys, time
+import json, sys, time
 import mlflow, pandas as pd
 from bricksml.tracking import setup
 setup.configure()
@@ -39,11 +41,11 @@ start = time.perf_counter()
 model.predict_proba(frame[["Sentence"]])
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "rows": len(frame),
-    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    "peak_mb": peak_mb()}))
 """
 
 BRICKSML = """
-import json, resource, sys, time
+import json, sys, time
 from bricksml.jobs.inference import run_inference
 from bricksml.params import InferenceParams
 raw = {"model_uri": sys.argv[1], "input_path": sys.argv[2], "batch_size": sys.argv[3]}
@@ -52,13 +54,16 @@ start = time.perf_counter()
 result = run_inference(params)
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "rows": result.rows,
-    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    "peak_mb": peak_mb()}))
 """
 
 
 def measure(script: str, *args: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", script, *args], capture_output=True, text=True, env=os.environ
+        [sys.executable, "-W", "ignore", "-c", PEAK + script, *args],
+        capture_output=True,
+        text=True,
+        env=os.environ,
     )
     if out.returncode != 0:
         raise SystemExit(out.stderr[-2000:])
