@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import (
     accuracy_score,
     classification_report,
     confusion_matrix,
     f1_score,
-    log_loss,
     precision_recall_fscore_support,
     roc_auc_score,
 )
@@ -47,14 +47,34 @@ def classification_metrics(
     per_class = f1_score(y_true, y_pred, labels=classes, average=None, zero_division=0)
     for label, value in zip(classes, per_class, strict=True):
         out[f"f1_class_{metric_key(label)}"] = value
-    present = [c for c in classes if c in set(y_true.tolist())]
-    if len(present) >= 2:
+    codes = pd.Index(classes).get_indexer(y_true)  # -1: a label the model does not know
+    present = np.bincount(codes[codes >= 0], minlength=len(classes)) > 0
+    if present.sum() >= 2 and (codes >= 0).all():
         if len(classes) == 2:
-            out["roc_auc_ovr"] = roc_auc_score(y_true == classes[1], proba[:, 1])
-        elif len(present) == len(classes):
-            out["roc_auc_ovr"] = roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
-        out["log_loss"] = log_loss(y_true, np.clip(proba, 1e-15, 1), labels=classes)
+            out["roc_auc_ovr"] = roc_auc_score(codes == 1, proba[:, 1])
+        elif present.all():
+            out["roc_auc_ovr"] = roc_auc_ovr(codes, proba)
+        out["log_loss"] = log_loss_of_codes(codes, proba)
     return {k: float(v) for k, v in out.items()}
+
+
+def roc_auc_ovr(codes: np.ndarray, proba: np.ndarray) -> float:
+    """Macro one-vs-rest ROC-AUC, one class at a time.
+
+    What ``roc_auc_score(multi_class="ovr")`` computes (the mean of the per-class binary AUCs),
+    without binarizing every class at once: ~75 MB less at a million rows.
+    """
+    return float(np.mean([roc_auc_score(codes == k, proba[:, k]) for k in range(proba.shape[1])]))
+
+
+def log_loss_of_codes(codes: np.ndarray, proba: np.ndarray) -> float:
+    """Mean negative log-probability of the true class, clipped as scikit-learn's ``log_loss`` does.
+
+    Only each row's probability of its own class is taken: no one-hot matrix of every row.
+    """
+    eps = np.finfo(np.float64).eps
+    true_class = proba[np.arange(len(codes)), codes].astype(np.float64)
+    return float(-np.mean(np.log(np.clip(true_class, max(eps, 1e-15), 1 - eps))))
 
 
 def report(y_true: Sequence[Any], proba: np.ndarray, classes: Sequence[Any]) -> dict[str, Any]:
