@@ -258,7 +258,9 @@ def text_key(text: pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:
     Exactly the key of :func:`normalized_text`, computed in less time and memory. Rows of printable
     ASCII with single spaces between words only need lower-casing (ASCII kernels); any other row
     takes the Unicode path. Distinct texts are counted per bucket of normalised length, so the hash
-    table never holds all texts at once.
+    table never holds all texts at once. Rows that are not plain are normalised twice (once in
+    :func:`_scan` for their length, once in their bucket): keeping them between the two would hold
+    every such text at once, which is what the buckets avoid.
     """
     plain, length = _scan(text)
     if len(rows) < len(text):

@@ -68,13 +68,13 @@ def roc_auc_ovr(codes: np.ndarray, proba: np.ndarray) -> float:
 
 
 def log_loss_of_codes(codes: np.ndarray, proba: np.ndarray) -> float:
-    """Mean negative log-probability of the true class, clipped as scikit-learn's ``log_loss`` does.
+    """Mean negative log-probability of the true class, clipped to [1e-15, 1 - eps].
 
+    The floor keeps a certain-but-wrong row finite; the ceiling is scikit-learn's ``log_loss`` own.
     Only each row's probability of its own class is taken: no one-hot matrix of every row.
     """
-    eps = np.finfo(np.float64).eps
     true_class = proba[np.arange(len(codes)), codes].astype(np.float64)
-    return float(-np.mean(np.log(np.clip(true_class, max(eps, 1e-15), 1 - eps))))
+    return float(-np.mean(np.log(np.clip(true_class, 1e-15, 1 - np.finfo(np.float64).eps))))
 
 
 def report(y_true: Sequence[Any], proba: np.ndarray, classes: Sequence[Any]) -> dict[str, Any]:
