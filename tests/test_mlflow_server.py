@@ -199,7 +199,7 @@ def test_train_models_tracks_registers_and_uploads_to_a_remote_server(
     assert version.run_id == run.info.run_id
     champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
     assert champion.version == data["model_version"]
-    assert champion.tags["gate.decision"] == "promoted"
+    assert champion.tags["gate_decision"] == "promoted"
     assert champion.tags["data_name"] == "fs" and champion.tags["data_version"] == "v1"
 
     # The model loads back over HTTP, by alias and by version, and predicts the same.

@@ -36,7 +36,11 @@ def test_stored_vocabulary_is_one_array_and_predictions_do_not_change(feature_pa
     as_fitted = _schema(skops.io.dumps(pipeline))
 
     blob = skops.io.dumps(modelstore.compact(pipeline))
-    loaded = skops.io.loads(blob, trusted=modelstore.trusted_types(pipeline, "logistic_regression"))
+    # The trusted types are listed from the unfitted pipeline, before training, as train_models does.
+    unfitted = build_pipeline(
+        ModelSpec("logistic_regression", {}, feature_params, 0), unseen, ["Sentence"], "Sentence"
+    )
+    loaded = skops.io.loads(blob, trusted=modelstore.trusted_types(unfitted, "logistic_regression"))
 
     # Stored as fitted, the schema holds a JSON node per term (about 1 kB each); compacted, the
     # terms live in one array file and the schema is only the pipeline's structure.

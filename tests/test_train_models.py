@@ -80,7 +80,7 @@ def _holdout(store: Path, data: str) -> pd.DataFrame:
 @pytest.mark.parametrize("data", ["fs", "cu"])
 @pytest.mark.parametrize("model_type", sorted(MODEL_TYPES))
 def test_every_model_type_trains_registers_and_predicts_from_raw_columns(
-    store: Path, data: str, model_type: str
+    store: Path, data: str, model_type: str, tmp_path: Path
 ) -> None:
     params = _params(
         data,
@@ -113,6 +113,18 @@ def test_every_model_type_trains_registers_and_predicts_from_raw_columns(
     served = np.asarray(pyfunc.predict(shuffled))
     assert served.tolist() == sk_model.predict(features).tolist()
     assert set(served) <= set(sk_model.classes_)
+    # The input example as Model Serving receives it (JSON), through MLflow's own scoring path.
+    local = Path(mlflow.artifacts.download_artifacts(result.model_uri))
+    example = mlflow.models.Model.load(local).load_input_example(local)
+    out = tmp_path / "predictions.json"
+    mlflow.models.predict(
+        model_uri=str(local),
+        input_path=str(local / "serving_input_example.json"),
+        content_type="json",
+        env_manager="local",
+        output_path=str(out),
+    )
+    assert json.loads(out.read_text())["predictions"] == sk_model.predict(example).tolist()
 
 
 def test_text_model_learns_the_sentiment(store: Path) -> None:
@@ -303,14 +315,18 @@ def test_gate_promotes_first_model_and_only_better_ones(store: Path) -> None:
     assert gate.champion_version == "1" and gate.champion_score > gate.challenger_score
     assert registry.aliases(name) == {"champion": "1", "challenger": "2"}
     tags = registry.version(name, "2").tags
-    assert tags["gate.decision"] == "challenger"
-    assert "worse than champion v1" in tags["gate.reason"]
-    scores = json.loads(tags["gate.scores"])
-    assert scores["champion_version"] == "1" and scores["split"] == "holdout"
-    assert scores["challenger"] == pytest.approx(gate.challenger_score, abs=1e-6)
-    assert scores["champion"] == pytest.approx(gate.champion_score, abs=1e-6)
-    assert json.loads(tags["gate.metrics"])["f1_macro"] == pytest.approx(gate.challenger_score, abs=1e-6)
-    assert json.loads(tags["gate.thresholds"]) == {"mode": "enabled", "min_f1": 0.6, "max_drop": 0.0}
+    assert tags["gate_decision"] == "challenger"
+    assert "worse than champion v1" in tags["gate_reason"]
+    record = json.loads(tags["gate_record"])
+    assert record["champion_version"] == "1" and record["split"] == "holdout"
+    assert record["challenger"] == pytest.approx(gate.challenger_score, abs=1e-6)
+    assert record["champion"] == pytest.approx(gate.champion_score, abs=1e-6)
+    assert record["metrics"]["f1_macro"] == pytest.approx(gate.challenger_score, abs=1e-6)
+    assert {k: record[k] for k in ("mode", "min_f1", "max_drop")} == {
+        "mode": "enabled",
+        "min_f1": 0.6,
+        "max_drop": 0.0,
+    }
 
     # Allowing the drop promotes it.
     lenient = {**worse, "gate_max_drop": "0.9"}
@@ -330,7 +346,7 @@ def test_gate_promotes_first_model_and_only_better_ones(store: Path) -> None:
     gate = validate_model(TrainParams.parse(dry), first.model_version)
     assert gate.decision == "would_promote"
     assert registry.aliases(name) == {"champion": "2", "challenger": "2"}
-    assert registry.version(name, "1").tags["gate.decision"] == "would_promote"
+    assert registry.version(name, "1").tags["gate_decision"] == "would_promote"
 
     disabled = {**good, "gate_mode": "disabled"}
     assert validate_model(TrainParams.parse(disabled), first.model_version).decision == "skipped"

@@ -28,7 +28,7 @@ from bricksml.models.types import MODEL_TYPES, fit_params
 from bricksml.params.train import TrainParams
 from bricksml.progress import SILENT, Progress
 from bricksml.timing import Timer
-from bricksml.tracking import modelstore, setup
+from bricksml.tracking import modelstore, registry, setup
 from bricksml.tracking.search import run_search
 
 TRAIN_TASK = "train"
@@ -108,7 +108,10 @@ def train_models(params: TrainParams, progress: Progress = SILENT) -> TrainResul
         raise DataError(f"the train split of {version.name}/{version.version} has one class only")
     spec = ModelSpec(params.model_type, params.model_params, params.feature_params, params.seed)
     pipeline = make_pipeline(params, spec, version, train)
+    trusted = modelstore.trusted_types(pipeline, params.model_type)  # from the unfitted pipeline
     plan = SearchPlan.parse(params.search, params.model_type) if params.search else None
+    lineage = _lineage(params, version)
+    registry.check_tags(lineage)  # what Unity Catalog would refuse at registration, refused before the run
 
     with timer("mlflow"):
         setup.configure()
@@ -127,6 +130,7 @@ def train_models(params: TrainParams, progress: Progress = SILENT) -> TrainResul
                 params.seed,
             )
             pipeline = make_pipeline(params, spec, version, train)
+            trusted = modelstore.trusted_types(pipeline, params.model_type)
             best_trial = {
                 "number": best.number,
                 "model_params": best.model_params,
@@ -164,18 +168,21 @@ def train_models(params: TrainParams, progress: Progress = SILENT) -> TrainResul
                     pipeline,
                     x_train,
                     params.registered_model_name,
-                    params.model_type,
-                    version_tags=_lineage(params, version),
+                    trusted,
+                    version_tags=lineage,
                 )
                 # After the model, linked to it: logged before, MLflow would re-read the history
-                # of every metric to link them (a query per metric).
-                mlflow.log_metrics(metrics, model_id=logged.model_id)
+                # of every metric to link them (a query per metric). The job's seconds go in the
+                # same call: everything up to this last write.
+                job_seconds = timer.stop()["total"]
+                mlflow.log_metrics({**metrics, "job_seconds": job_seconds}, model_id=logged.model_id)
         run_id = mlflow.active_run().info.run_id
-        mlflow.log_metric("job_seconds", timer.stop()["total"])
     except BaseException:
         mlflow.end_run(status="FAILED")
         raise
-    mlflow.end_run()
+    with timer("mlflow"):
+        mlflow.end_run()
+    timer.stop()
     runtime.set_task_value("model_version", logged.version)
     runtime.set_task_value("run_id", run_id)
     return TrainResult(

@@ -56,22 +56,25 @@ class GateResult:
         return out
 
     def tags(self) -> dict[str, str]:
-        """The record on the model version: few tags, since each one is a registry round trip."""
-        scores = {
+        """The record on the model version: three tags, since each one is a registry round trip.
+
+        Keys use underscores: Unity Catalog refuses '.' in tag keys. The record holds the summary
+        metrics (per-class F1 is on the training run), so that it stays within a tag value's limit.
+        """
+        record = {
             "split": self.split,
             "metric": self.metric,
             "challenger": _rounded(self.challenger_score),
             "champion_version": self.champion_version,
             "champion": _rounded(self.champion_score),
+            "mode": self.mode,
+            "min_f1": self.min_f1,
+            "max_drop": self.max_drop,
+            "metrics": {
+                k: round(v, 6) for k, v in sorted(self.metrics.items()) if not k.startswith("f1_class_")
+            },
         }
-        thresholds = {"mode": self.mode, "min_f1": self.min_f1, "max_drop": self.max_drop}
-        return {
-            "gate.decision": self.decision,
-            "gate.reason": self.reason,
-            "gate.scores": json.dumps(scores),
-            "gate.thresholds": json.dumps(thresholds),
-            "gate.metrics": json.dumps({k: round(v, 6) for k, v in sorted(self.metrics.items())}),
-        }
+        return {"gate_decision": self.decision, "gate_reason": self.reason, "gate_record": json.dumps(record)}
 
 
 def _rounded(value: float | None) -> float | None:

@@ -13,6 +13,11 @@ from bricksml.errors import BricksmlError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+# Unity Catalog's limits on a tag of a model version (Databricks, "Apply tags to Unity Catalog
+# securable objects"): registering or tagging fails there with INVALID_PARAMETER_VALUE otherwise.
+UC_TAG_KEY_RESERVED = ".,-=/:"
+UC_TAG_KEY_MAX = 255
+UC_TAG_VALUE_MAX = 1000
 
 
 class RegistryError(BricksmlError):
@@ -67,10 +72,28 @@ def set_alias(name: str, alias: str, number: str | int) -> None:
     client().set_registered_model_alias(name, alias, str(number))
 
 
-def tag_version(name: str, number: str | int, tags: Mapping[str, object]) -> None:
-    c = client()
+def check_tags(tags: Mapping[str, str]) -> None:
+    """Refuse here, as Unity Catalog would there, a version tag it cannot store."""
     for key, value in tags.items():
-        c.set_model_version_tag(name, str(number), key, "" if value is None else str(value))
+        reserved = sorted(set(key) & set(UC_TAG_KEY_RESERVED))
+        if reserved or not key or len(key) > UC_TAG_KEY_MAX:
+            raise BricksmlError(
+                f"model version tag {key!r}: Unity Catalog takes keys of 1 to {UC_TAG_KEY_MAX} characters"
+                f" without any of {' '.join(UC_TAG_KEY_RESERVED)} (use underscores)"
+            )
+        if len(value) > UC_TAG_VALUE_MAX:
+            raise BricksmlError(
+                f"model version tag {key!r}: its value has {len(value)} characters;"
+                f" Unity Catalog takes at most {UC_TAG_VALUE_MAX}"
+            )
+
+
+def tag_version(name: str, number: str | int, tags: Mapping[str, object]) -> None:
+    values = {key: "" if value is None else str(value) for key, value in tags.items()}
+    check_tags(values)
+    c = client()
+    for key, value in values.items():
+        c.set_model_version_tag(name, str(number), key, value)
 
 
 def _existing(name: str) -> str:
