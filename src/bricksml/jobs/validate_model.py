@@ -9,12 +9,10 @@ thresholds are recorded as tags on the model version either way.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import mlflow
-from mlflow.entities import Metric
 
 from bricksml import runtime
 from bricksml.data.versions import open_version
@@ -103,7 +101,7 @@ def validate_model(
     with timer("mlflow"):
         setup.configure()
         number = version_to_validate(params, model_version)
-        trained = registry.version(name, number)  # a clear error when the version does not exist
+        registry.version(name, number)  # a clear error when the version does not exist
     version = open_version(params.data_root, params.data_name, params.data_version)
     split = version.evaluation_split
     frame = version.read(split)
@@ -160,7 +158,6 @@ def validate_model(
             metrics=challenger_metrics,
         )
         registry.tag_version(name, number, result.tags())
-        _log_to_training_run(trained.run_id, split, challenger_metrics)
     runtime.set_task_value("gate_decision", decision)
     result.seconds = timer.stop()
     return result
@@ -193,13 +190,3 @@ def _reason(
         drop = params.gate_max_drop
         parts.append(f"{relation} champion v{champion_version} ({champion_score:.4f}, allowed drop {drop:g})")
     return "; ".join(parts)
-
-
-def _log_to_training_run(run_id: str | None, split: str, metrics: dict[str, float]) -> None:
-    """The gate's numbers also land on the training run, next to its other metrics."""
-    if not run_id:
-        return
-    now = int(time.time() * 1000)
-    keys = [key for key in ("f1_macro", "accuracy") if key in metrics]
-    gate_metrics = [Metric(f"gate_{split}_{key}", metrics[key], now, 0) for key in keys]
-    registry.client().log_batch(run_id, metrics=gate_metrics)
