@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -433,3 +434,12 @@ def test_cli_train_outputs_the_promised_json(store: Path, capsys) -> None:
     assert data["model_uri"] == "models:/main.bricksml.cu_cli/1"
     assert data["promoted"] is True
     assert registry.aliases("main.bricksml.cu_cli")["champion"] == "1"
+
+
+def test_training_leaves_no_library_hints_on_the_console(store: Path) -> None:
+    """MLflow's hints about integer columns and dataset sources are handled here, not shown."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train_models(_params("cu", model_name="main.bricksml.cu_quiet"))
+    shown = [f"{w.category.__name__}: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
+    assert not shown, shown

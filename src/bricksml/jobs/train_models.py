@@ -251,24 +251,24 @@ def _flat_params(spec: ModelSpec, params: TrainParams) -> dict[str, Any]:
 def _log_inputs(version: DataVersion, frames: dict[str, pd.DataFrame]) -> None:
     """Lineage: each split as an MLflow dataset input with its file's digest and location."""
     contexts = {"train": "training", "test": "testing", "holdout": "holdout"}
-    datasets = []
     with warnings.catch_warnings():
-        # MLflow registers the local-file source twice and warns that it picked one of them;
-        # it also hints about integer columns, which the model signature already handles.
+        # MLflow registers the local-file source twice and warns that it picked one of them; when
+        # it infers each dataset's schema (in log_inputs) it hints about integer columns, which the
+        # model signature already handles.
         warnings.simplefilter("ignore", UserWarning)
-        for split, frame in frames.items():
-            datasets.append(
-                mlflow.data.from_pandas(
-                    frame.head(0),  # the schema and the digest travel; the rows stay in the volume
-                    source=str(version.split_file(split)),
-                    targets=version.label_col,
-                    name=f"{version.name}/{version.version}/{split}",
-                    digest=version.split_digest(split)[:32],
-                )
+        datasets = [
+            mlflow.data.from_pandas(
+                frame.head(0),  # the schema and the digest travel; the rows stay in the volume
+                source=str(version.split_file(split)),
+                targets=version.label_col,
+                name=f"{version.name}/{version.version}/{split}",
+                digest=version.split_digest(split)[:32],
             )
-    mlflow.log_inputs(  # one call for all splits
-        datasets, contexts=[contexts.get(split, split) for split in frames], tags_list=[None] * len(datasets)
-    )
+            for split, frame in frames.items()
+        ]
+        mlflow.log_inputs(  # one call for all splits
+            datasets, contexts=[contexts.get(s, s) for s in frames], tags_list=[None] * len(datasets)
+        )
 
 
 def _write_artifacts(
