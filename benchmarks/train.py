@@ -5,7 +5,9 @@ seconds, and the seconds spent inside MLflow (store, run, logging, model logging
 share of the whole train task. Logistic regression is also measured as the whole job (train, then
 validate: loading the new and the champion versions, aliases, the gate's tags), three ways: warm (in a
 process that has used MLflow before), cold (the first run, which also creates the SQLite store), and
-fresh (each task in a new Python process on an existing store, as each task of a bundle run is).
+fresh (each task in a new Python process on an existing store, as each task of a bundle run is);
+fresh again with tracking over HTTP to a real `mlflow server`, as on Databricks, where the job's
+process talks to MLflow's REST API instead of loading the SQL store itself.
 Usage:
 
     python benchmarks/train.py [--data ../shared/data/financial_sentiment/data.csv] [--repeats 3]
@@ -17,9 +19,15 @@ import argparse
 import json
 import os
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -44,6 +52,41 @@ if sys.argv[1] == "train":
 else:
     print(json.dumps({"seconds": validate_model(params, sys.argv[2]).seconds}))
 """
+
+
+@contextmanager
+def mlflow_server(root: Path) -> Iterator[str]:
+    """A real ``mlflow server`` on a new SQLite store, serving artifacts; its URI while it runs."""
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{root}/server.db"]
+    cmd += ["--artifacts-destination", str(root / "artifacts"), "--serve-artifacts", "--workers", "1"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    with (root / "server.log").open("wb") as log:
+        server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _healthy(uri):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"mlflow server did not start; see {root / 'server.log'}")
+            time.sleep(0.25)
+        yield uri
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def _healthy(uri: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def main() -> int:
@@ -104,29 +147,31 @@ def main() -> int:
         }
         return measured(model_type, result.seconds, gate.seconds, f1)
 
-    def fresh_task(*argv: str) -> dict:
+    def fresh_task(env: dict[str, str], *argv: str) -> dict:
         out = subprocess.run(
-            [sys.executable, "-c", FRESH_TASK, *argv],
-            capture_output=True,
-            text=True,
-            env=os.environ,
-            check=True,
+            [sys.executable, "-c", FRESH_TASK, *argv], capture_output=True, text=True, env=env, check=True
         )
         return json.loads(out.stdout.strip().splitlines()[-1])
 
-    def run_fresh() -> dict:
-        train = fresh_task("train")
-        validate = fresh_task("validate", train["version"])
+    def run_fresh(env: dict[str, str]) -> dict:
+        train = fresh_task(env, "train")
+        validate = fresh_task(env, "validate", train["version"])
         return measured("logistic_regression", train["seconds"], validate["seconds"])
 
     logistic = [run("logistic_regression") for _ in range(max(args.repeats, 2))]
     cold, warm = logistic[0], logistic[1:]
-    fresh = [run_fresh() for _ in range(args.repeats)]
+    fresh = [run_fresh(dict(os.environ)) for _ in range(args.repeats)]
+    with mlflow_server(WORK / "server") as uri:  # tracking over HTTP, as on Databricks (REST)
+        # set_tracking_uri/set_registry_uri above exported MLFLOW_* to this process's environment.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+        fresh_http = [run_fresh({**env, "MLFLOW_TRACKING_URI": uri}) for _ in range(args.repeats)]
     rows = [warm[-1]] + [run(t) for t in MODEL_TYPES[1:]]
     warm_share = statistics.median(r["mlflow_share"] for r in warm)
     job_share = statistics.median(r["job_mlflow_share"] for r in warm)
     fresh_share = statistics.median(r["mlflow_share"] for r in fresh)
     fresh_job_share = statistics.median(r["job_mlflow_share"] for r in fresh)
+    http_share = statistics.median(r["mlflow_share"] for r in fresh_http)
+    http_job_share = statistics.median(r["job_mlflow_share"] for r in fresh_http)
     results = {
         "data": str(args.data),
         "splits": created.splits,
@@ -136,10 +181,13 @@ def main() -> int:
         "logistic_regression_cold": cold,
         "logistic_regression_warm": warm,
         "logistic_regression_fresh_process": fresh,
+        "logistic_regression_fresh_process_http": fresh_http,
         "logistic_regression_warm_mlflow_share_median": warm_share,
         "logistic_regression_job_mlflow_share_median": job_share,
         "logistic_regression_fresh_mlflow_share_median": fresh_share,
         "logistic_regression_fresh_job_mlflow_share_median": fresh_job_share,
+        "logistic_regression_fresh_http_mlflow_share_median": http_share,
+        "logistic_regression_fresh_http_job_mlflow_share_median": http_job_share,
     }
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "train.json").write_text(json.dumps(results, indent=2))
@@ -156,6 +204,10 @@ def main() -> int:
     print(f"logistic regression, warm: MLflow share of the train task {warm_share:.1%} (median)")
     print(f"logistic regression, warm: MLflow share of the job (train + validate) {job_share:.1%} (median)")
     print(f"logistic regression, fresh process: train task {fresh_share:.1%}, job {fresh_job_share:.1%}")
+    print(
+        "logistic regression, fresh process, mlflow server over HTTP:"
+        f" train task {http_share:.1%}, job {http_job_share:.1%}"
+    )
     f1 = rows[0]["test_f1_macro"]
     print(
         f"target macro-F1 >= 0.65 (logistic regression, test): {f1:.4f} {'met' if f1 >= 0.65 else 'NOT met'}"
