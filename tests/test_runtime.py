@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import mlflow
 import pytest
 
 from bricksml import runtime
+from bricksml.tracking import setup
 
 
 @pytest.fixture
@@ -127,3 +130,23 @@ def test_read_job_parameters_reads_injected_json(local: Path, monkeypatch: pytes
 def test_read_job_parameters_empty_env_means_defaults(local: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(runtime.INJECTED_PARAMETERS_ENV, "")
     assert runtime.read_job_parameters(["a"], {"a": "d"}) == {"a": "d"}
+
+
+def test_each_local_root_gets_its_own_store_in_one_process(
+    local: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow exports the URIs it is given; the next root must not inherit the first one's store."""
+    other = tmp_path_factory.mktemp("other-root")
+    try:
+        assert setup.configure() == f"sqlite:///{local}/mlflow/mlflow.db"
+        monkeypatch.setenv(runtime.LOCAL_ROOT_ENV, str(other))
+        assert setup.configure() == f"sqlite:///{other}/mlflow/mlflow.db"
+        assert mlflow.get_tracking_uri() == mlflow.get_registry_uri() == f"sqlite:///{other}/mlflow/mlflow.db"
+        assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
+        # A URI the user set stays set, for this process and its children.
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+        assert setup.configure() == "http://127.0.0.1:5999"
+        assert os.environ["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:5999"
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)

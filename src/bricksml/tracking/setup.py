@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
@@ -11,14 +13,35 @@ import mlflow
 from bricksml import runtime
 
 GIT_COMMIT_ENV = "BRICKSML_GIT_COMMIT"
+URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
 def configure() -> str:
-    """Set the tracking and registry URIs for this environment; return the tracking URI."""
+    """Set the tracking and registry URIs for this environment; return the tracking URI.
+
+    MLflow also exports what it is given as MLFLOW_TRACKING_URI and MLFLOW_REGISTRY_URI. Left
+    there, the first store a process used would outrank every later BRICKSML_LOCAL_ROOT (data in
+    one mirror, runs and models in another), so the environment stays as the user set it.
+    """
     uri = runtime.tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(runtime.registry_uri())
+    registry = runtime.registry_uri()
+    with _environment_kept(*URI_VARIABLES):
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(registry)
     return uri
+
+
+@contextmanager
+def _environment_kept(*names: str) -> Iterator[None]:
+    before = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def experiment_id(name: str) -> str:
