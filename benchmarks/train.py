@@ -162,7 +162,7 @@ def main() -> int:
     cold, warm = logistic[0], logistic[1:]
     fresh = [run_fresh(dict(os.environ)) for _ in range(args.repeats)]
     with mlflow_server(WORK / "server") as uri:  # tracking over HTTP, as on Databricks (REST)
-        # set_tracking_uri/set_registry_uri above exported MLFLOW_* to this process's environment.
+        # Nothing of this process's MLflow setup may reach the tasks: they talk to the server only.
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
         fresh_http = [run_fresh({**env, "MLFLOW_TRACKING_URI": uri}) for _ in range(args.repeats)]
     rows = [warm[-1]] + [run(t) for t in MODEL_TYPES[1:]]
