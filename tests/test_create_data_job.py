@@ -88,3 +88,25 @@ def test_tabular_data_and_a_rare_class(tmp_path: Path, monkeypatch: pytest.Monke
         )
     )
     assert kept.labels["train"]["vip"] == 2 and kept.labels["test"]["vip"] == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({}, r"^column not found: label_col 'label'; the data has \['a', 'b'\]: name one of those$"),
+        (
+            {"text_col": "body", "stratify": "label,region"},
+            r"^column not found: label_col 'label', text_col 'body', stratify 'region'; the data has",
+        ),
+    ],
+)
+def test_missing_columns_are_named_once_by_their_parameter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict, message: str
+) -> None:
+    monkeypatch.setenv("BRICKSML_LOCAL_ROOT", str(tmp_path / "local"))
+    raw = tmp_path / "raw.csv"
+    raw.write_text("a,b\n1,2\n3,4\n")
+    fields = {"data_name": "d", "data_version": "v1", "label_col": "label", "raw_path": str(raw), **extra}
+    with pytest.raises(DataError, match=message):
+        create_data(CreateDataParams.parse(fields))
+    assert not list((tmp_path / "local").rglob("*.parquet"))  # nothing written

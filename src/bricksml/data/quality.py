@@ -5,6 +5,7 @@ Pure functions of a frame and the column roles; no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,12 +89,13 @@ class Assessment:
         return {k: int(counts[index[k]]) for k in self.report.class_counts}
 
 
-def require_columns(frame: pd.DataFrame, columns: dict[str, str]) -> None:
-    """Fail with one line naming every missing column (role -> column name)."""
-    missing = [f"{role} {col!r}" for role, col in columns.items() if col and col not in frame.columns]
+def require_columns(frame: pd.DataFrame, columns: Iterable[tuple[str, str]]) -> None:
+    """Fail with one line naming every missing column as its parameter and name (label_col 'y')."""
+    missing = [f"{role} {col!r}" for role, col in columns if col and col not in frame.columns]
     if missing:
         raise DataError(
-            f"column not found: {', '.join(missing)}; the data has {list(map(str, frame.columns))}"
+            f"column not found: {', '.join(missing)}; the data has {list(map(str, frame.columns))}:"
+            " name one of those"
         )
 
 
@@ -145,7 +147,7 @@ def assess_rows(
     duplicates: str,
 ) -> Assessment:
     """:func:`assess` without copying the frame: the kept rows come back as positions."""
-    require_columns(frame, {"label_col": label_col, "text_col": text_col or "", "id_col": id_col or ""})
+    require_columns(frame, [("label_col", label_col), ("text_col", text_col or ""), ("id_col", id_col or "")])
     report = QualityReport(rows_in=len(frame))
     label = frame[label_col]
     missing = _empty(label, arrow.strings(label))

@@ -60,7 +60,10 @@ def create_data(params: CreateDataParams, progress: Progress = SILENT) -> Create
     progress.step(f"reading {raw}")
     frame, sources = readers.read_raw(raw)
     stratify = params.stratify_columns
-    quality.require_columns(frame, {f"stratify column {c!r}": c for c in stratify})
+    # One line for every missing column: the label, text and id columns, then any other to stratify on.
+    roles = [("label_col", params.label_col), ("text_col", params.text_col), ("id_col", params.id_col)]
+    named = {column for _, column in roles}
+    quality.require_columns(frame, roles + [("stratify", c) for c in stratify if c not in named])
 
     progress.step(f"checking {len(frame)} rows")
     checked = quality.assess_rows(
