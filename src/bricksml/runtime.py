@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 LOCAL_ROOT_ENV = "BRICKSML_LOCAL_ROOT"
@@ -150,3 +151,17 @@ def exit_notebook(result: Mapping[str, object]) -> None:
     run_dir, task_key = os.environ.get(RUN_DIR_ENV), os.environ.get(TASK_KEY_ENV)
     if run_dir and task_key:
         Path(run_dir, f"{task_key}.result.json").write_text(text + "\n")
+
+
+@contextmanager
+def environment_kept(*names: str) -> Iterator[None]:
+    """Whatever the block does to these environment variables is undone when it ends."""
+    before = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

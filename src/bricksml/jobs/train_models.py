@@ -116,7 +116,7 @@ def train_models(params: TrainParams, progress: Progress = SILENT) -> TrainResul
     with timer("mlflow"):
         setup.configure()
         experiment_id = setup.experiment_id(params.experiment_name)
-        mlflow.start_run(experiment_id=experiment_id, run_name=_run_name(params), tags=_tags(params, version))
+        mlflow.start_run(experiment_id=experiment_id, run_name=_run_name(params), tags=_tags(lineage))
     progress.step(f"MLflow run {mlflow.active_run().info.run_id} in {params.experiment_name}")
     try:
         best_trial = None
@@ -204,20 +204,16 @@ def _run_name(params: TrainParams) -> str:
     return f"{params.model_type}-{params.data_name}-{params.data_version}"
 
 
-def _tags(params: TrainParams, version: DataVersion) -> dict[str, str]:
+def _tags(lineage: dict[str, str]) -> dict[str, str]:
+    """The run's tags: the version's lineage that describes the run, and who wrote it."""
     tags = {
         "bricksml.job": "train_models",
-        "data_name": version.name,
-        "data_version": version.version,
-        "data_digest": version.manifest.get("content_digest", ""),
-        "bundle_target": runtime.bundle_target(),
+        **{key: lineage[key] for key in ("data_name", "data_version", "data_digest", "bundle_target")},
         "bricksml_version": __version__,
-        "model_type": params.model_type,
+        "model_type": lineage["model_type"],
     }
-    commit = setup.git_commit()
-    if commit:
-        tags["git_commit"] = commit
-        tags["mlflow.source.git.commit"] = commit
+    if lineage["git_commit"]:
+        tags["git_commit"] = tags["mlflow.source.git.commit"] = lineage["git_commit"]
     return tags
 
 

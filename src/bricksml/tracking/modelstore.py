@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import mlflow
@@ -20,6 +19,7 @@ from mlflow.models import Model, infer_signature
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
+from bricksml import runtime
 from bricksml.models.types import MODEL_TYPES
 from bricksml.tracking import registry
 
@@ -115,7 +115,8 @@ def log_and_register(
     example = x_train.head(INPUT_EXAMPLE_ROWS)
     # The requirements are pinned from this very environment: MLflow's check that the environment
     # satisfies them can only pass, and it costs about half a second.
-    with _environ(MLFLOW_SKIP_PIP_REQUIREMENTS_CHECK.name, "true"), warnings.catch_warnings():
+    with runtime.environment_kept(MLFLOW_SKIP_PIP_REQUIREMENTS_CHECK.name), warnings.catch_warnings():
+        os.environ[MLFLOW_SKIP_PIP_REQUIREMENTS_CHECK.name] = "true"
         # The signature is inferred from the training columns, which is what the hint asks for.
         warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
         signature = infer_signature(example, pipeline.predict(example))
@@ -157,19 +158,6 @@ class _SklearnFlavor:
 
 
 _SKLEARN_FLAVOR = _SklearnFlavor()
-
-
-@contextmanager
-def _environ(name: str, value: str) -> Iterator[None]:
-    previous = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous
 
 
 def load(model_uri: str) -> Pipeline:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
@@ -25,23 +23,10 @@ def configure() -> str:
     """
     uri = runtime.tracking_uri()
     registry = runtime.registry_uri()
-    with _environment_kept(*URI_VARIABLES):
+    with runtime.environment_kept(*URI_VARIABLES):
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(registry)
     return uri
-
-
-@contextmanager
-def _environment_kept(*names: str) -> Iterator[None]:
-    before = {name: os.environ.get(name) for name in names}
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def experiment_id(name: str) -> str:
