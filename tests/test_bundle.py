@@ -197,7 +197,7 @@ def test_every_job_has_a_param_file() -> None:
 
 
 def test_variable_defaults_resolve_to_values_the_contract_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("catalog", "schema", "model", "gate_min_f1", "experiment_name", "inference_experiment_name"):
+    for name in ("catalog", "schema", "model", "gate_min_f1", "experiment_folder", "inference_experiment_name"):
         monkeypatch.delenv(f"BUNDLE_VAR_{name}", raising=False)
     bundle = config.load(ROOT, "dev")
     for job_key, contract in CONTRACTS.items():
@@ -210,6 +210,13 @@ def test_variable_defaults_resolve_to_values_the_contract_accepts(monkeypatch: p
         {p["name"]: str(p.get("default", "")) for p in bundle.job("train_models")["parameters"]}
     )
     assert train.registered_model_name == "main.bricksml.financial_sentiment"
+    # The documented rule: another data set trains into a model and an experiment of its own.
+    other = TrainParams.parse(
+        {p["name"]: str(p.get("default", "")) for p in bundle.job("train_models")["parameters"]}
+        | {"data_name": "campaign"}
+    )
+    assert other.registered_model_name == "main.bricksml.campaign"
+    assert other.experiment.endswith("/bricksml/campaign")
 
 
 TARGETS = sorted(_raw(ROOT / "databricks.yml")["targets"])
@@ -220,7 +227,7 @@ SCHEMAS = {"dev": "bricksml", "test": "bricksml_test", "staging": "bricksml_stag
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_resolved_data_root_per_target(target: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("catalog", "schema", "model", "experiment_name"):
+    for name in ("catalog", "schema", "model", "experiment_folder"):
         monkeypatch.delenv(f"BUNDLE_VAR_{name}", raising=False)
     bundle = config.load(ROOT, target)
     assert bundle.target == target
@@ -229,8 +236,10 @@ def test_resolved_data_root_per_target(target: str, monkeypatch: pytest.MonkeyPa
         params = {p["name"]: p.get("default") for p in bundle.job(job)["parameters"]}
         assert params["data_root"] == f"/Volumes/main/{schema}/data"
     params = {p["name"]: p.get("default") for p in bundle.job("train_models")["parameters"]}
-    assert params["model_name"] == f"main.{schema}.financial_sentiment"
-    assert params["experiment_name"] == bundle.variables["experiment_name"]
+    train = TrainParams.parse({k: str(v) for k, v in params.items()})
+    assert train.registered_model_name == f"main.{schema}.financial_sentiment"
+    assert train.experiment == bundle.variables["experiment_folder"] + "/financial_sentiment"
+    assert bundle.resources["experiments"]["train_models"]["name"].endswith("financial_sentiment")
     assert "${" not in json.dumps(bundle.resources)  # every reference resolves
 
     monkeypatch.setenv("BUNDLE_VAR_catalog", "other")

@@ -88,7 +88,7 @@ def test_every_model_type_trains_registers_and_predicts_from_raw_columns(
         model_type=model_type,
         model_name=f"main.bricksml.{data}_{model_type}",
         model_params=FAST.get(model_type, {}),
-        feature_params=FAST_FEATURES.get(model_type, {}),
+        feature_params=FAST_FEATURES.get(model_type, {}) if data == "fs" else {},
     )
     result = train_models(params)
 

@@ -42,7 +42,8 @@ def resolve(params: InferenceParams) -> ResolvedModel:
             return _by_alias(name, alias, uri)
         name, _, number = ref.partition("/")
         return _from_version(registry.version(name, number), uri)
-    return _by_alias(params.model_name, params.model_alias, f"{params.model_name}@{params.model_alias}")
+    name = params.registered_model_name
+    return _by_alias(name, params.model_alias, f"{name}@{params.model_alias}")
 
 
 def _by_alias(name: str, alias: str, asked: str) -> ResolvedModel:

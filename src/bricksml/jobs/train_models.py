@@ -48,6 +48,7 @@ class TrainResult:
     seconds: dict[str, float]
     data: str
     best_trial: dict[str, Any] | None = None
+    suspected_leaks: list[dict[str, Any]] = field(default_factory=list)
     figures: dict[str, bytes] = field(default_factory=dict, repr=False)  # PNG bytes by name
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,6 +63,7 @@ class TrainResult:
             "metrics": self.metrics,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "best_trial": self.best_trial,
+            "suspected_leaks": self.suspected_leaks,
         }
 
     def metrics_table(self) -> pd.DataFrame:
@@ -112,12 +114,16 @@ def train_models(params: TrainParams, progress: Progress = SILENT) -> TrainResul
     plan = SearchPlan.parse(params.search, params.model_type) if params.search else None
     lineage = _lineage(params, version)
     registry.check_tags(lineage)  # what Unity Catalog would refuse at registration, refused before the run
+    leaks = suspected_leaks(version, pipeline)
+    for leak in leaks:
+        progress.step(leak["message"])
 
     with timer("mlflow"):
         setup.configure()
-        experiment_id = setup.experiment_id(params.experiment_name)
-        mlflow.start_run(experiment_id=experiment_id, run_name=_run_name(params), tags=_tags(lineage))
-    progress.step(f"MLflow run {mlflow.active_run().info.run_id} in {params.experiment_name}")
+        registry.check_trained_on(params.registered_model_name, lineage, params.allow_other_data)
+        experiment_id = setup.experiment_id(params.experiment)
+        mlflow.start_run(experiment_id=experiment_id, run_name=_run_name(params), tags=_tags(lineage, leaks))
+    progress.step(f"MLflow run {mlflow.active_run().info.run_id} in {params.experiment}")
     try:
         best_trial = None
         if plan is not None:
@@ -196,6 +202,7 @@ def train_models(params: TrainParams, progress: Progress = SILENT) -> TrainResul
         seconds=timer.seconds,
         data=f"{version.name}/{version.version}",
         best_trial=best_trial,
+        suspected_leaks=leaks,
         figures=figures,
     )
 
@@ -204,8 +211,34 @@ def _run_name(params: TrainParams) -> str:
     return f"{params.model_type}-{params.data_name}-{params.data_version}"
 
 
-def _tags(lineage: dict[str, str]) -> dict[str, str]:
-    """The run's tags: the version's lineage that describes the run, and who wrote it."""
+def suspected_leaks(version: DataVersion, pipeline: Pipeline) -> list[dict[str, Any]]:
+    """The data quality report's suspected leaks among the columns this pipeline really uses.
+
+    A column dropped with ``feature_params.drop_columns`` no longer counts.
+    """
+    used = set()
+    for _, _, columns in pipeline.named_steps["features"].transformers:
+        used.update(columns)
+    found = version.manifest.get("quality", {}).get("suspected_leaks") or []
+    out = []
+    for leak in found:
+        column = leak.get("column")
+        if column not in used:
+            continue
+        why = "an id-like column" if leak.get("kind") == "id_like" else "alone predicts the label"
+        score = f" (macro-F1 {leak['score']:.3f} on train)" if isinstance(leak.get("score"), float) else ""
+        out.append(
+            {
+                **leak,
+                "message": f"column {column!r} is a suspected leak: {why}{score}; to train without it "
+                f'pass feature_params {{"drop_columns": ["{column}"]}}',
+            }
+        )
+    return out
+
+
+def _tags(lineage: dict[str, str], leaks: list[dict[str, Any]]) -> dict[str, str]:
+    """The run's tags: the version's lineage that describes the run, who wrote it, leak warnings."""
     tags = {
         "bricksml.job": "train_models",
         **{key: lineage[key] for key in ("data_name", "data_version", "data_digest", "bundle_target")},
@@ -214,6 +247,8 @@ def _tags(lineage: dict[str, str]) -> dict[str, str]:
     }
     if lineage["git_commit"]:
         tags["git_commit"] = tags["mlflow.source.git.commit"] = lineage["git_commit"]
+    if leaks:
+        tags["suspected_leaks"] = ",".join(leak["column"] for leak in leaks)
     return tags
 
 

@@ -1,9 +1,12 @@
 """The promotion gate, second task of train_models: challenger against champion, same split.
 
-``enabled``: a version that reaches ``gate_min_f1`` becomes ``challenger``; if it is also at least
-as good as the champion (within ``gate_max_drop``) it becomes ``champion``. ``dry_run`` records the
-decision and moves nothing; ``disabled`` skips the comparison. The decision, the metrics and the
-thresholds are recorded as tags on the model version either way.
+``enabled``: a version becomes ``challenger`` when it reaches ``gate_min_f1`` and beats the best
+trivial baseline on the split by ``gate_baseline_margin``. It becomes ``champion`` too when the
+paired-bootstrap interval of (challenger - champion) lies above ``-gate_max_drop``; when the
+interval cannot tell the two apart the champion stays (``gate_tie=promote`` promotes on the point
+estimate instead). Only classes with rows in the split are scored, and the record names the
+others. ``dry_run`` records the decision and moves nothing; ``disabled`` skips the comparison.
+The decision, the numbers and the thresholds are recorded as tags on the model version either way.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import mlflow
+import numpy as np
+import pandas as pd
 
 from bricksml import runtime
 from bricksml.data.versions import open_version
 from bricksml.errors import BricksmlError
-from bricksml.models import evaluate
+from bricksml.models import compare, evaluate
 from bricksml.params.train import TrainParams
 from bricksml.progress import SILENT, Progress
 from bricksml.timing import Timer
@@ -25,6 +30,8 @@ from bricksml.tracking import modelstore, registry, setup
 from bricksml.tracking.registry import CHALLENGER, CHAMPION
 
 METRIC = "f1_macro"
+#: Names of absent classes kept in the record; a tag value holds at most 1000 characters.
+_ABSENT_LISTED = 10
 
 
 @dataclass
@@ -46,6 +53,9 @@ class GateResult:
     max_drop: float
     aliases: dict[str, str]
     metrics: dict[str, float]
+    baseline: dict[str, float] = field(default_factory=dict)  # most_frequent, stratified, margin, required
+    comparison: dict[str, Any] | None = None  # challenger - champion, with its interval
+    absent_classes: list[str] = field(default_factory=list)  # the model's classes with no row in the split
     seconds: dict[str, float] = field(default_factory=dict)  # "mlflow", "score", "total"
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,6 +69,7 @@ class GateResult:
         Keys use underscores: Unity Catalog refuses '.' in tag keys. The record holds the summary
         metrics (per-class F1 is on the training run), so that it stays within a tag value's limit.
         """
+        absent = self.absent_classes
         record = {
             "split": self.split,
             "metric": self.metric,
@@ -68,8 +79,13 @@ class GateResult:
             "mode": self.mode,
             "min_f1": self.min_f1,
             "max_drop": self.max_drop,
+            "baseline": {k: _rounded(v) for k, v in self.baseline.items()},
+            "comparison": self.comparison,
+            "classes_absent": {"count": len(absent), "names": [n[:40] for n in absent[:_ABSENT_LISTED]]},
             "metrics": {
-                k: round(v, 6) for k, v in sorted(self.metrics.items()) if not k.startswith("f1_class_")
+                k: round(v, 6)
+                for k, v in sorted(self.metrics.items())
+                if not k.startswith("f1_class_") and not k.startswith(("precision_", "recall_"))
             },
         }
         return {"gate_decision": self.decision, "gate_reason": self.reason, "gate_record": json.dumps(record)}
@@ -107,21 +123,51 @@ def validate_model(
     frame = version.read(split)
     x, y = frame[version.feature_columns], frame[version.label_col].astype(str)
 
-    challenger_metrics = _score(f"models:/{name}/{number}", x, y, timer)
-    score = challenger_metrics[METRIC]
+    challenger = _score(f"models:/{name}/{number}", x, y, timer)
+    score = challenger.metrics[METRIC]
+    absent = evaluate.absent_classes(y, challenger.classes)
+    train_labels = pd.read_parquet(version.split_file("train"), columns=[version.label_col])
+    base = compare.baselines(METRIC, train_labels[version.label_col].astype(str), y, challenger.classes)
+    baseline = {
+        **base,
+        "margin": params.gate_baseline_margin,
+        "required": max(base.values()) + params.gate_baseline_margin,
+    }
     with timer("mlflow"):
         aliases = registry.aliases(name)
     champion_version = aliases.get(CHAMPION)
-    champion_score = None
-    if champion_version is not None and champion_version != number:
-        champion_score = _score(f"models:/{name}/{champion_version}", x, y, timer)[METRIC]
+    champion_score, comparison, verdict = None, None, "no champion"
+    if champion_version == number:
+        champion_score, verdict = score, "is champion"
     elif champion_version is not None:
-        champion_score = score
+        champion = _score(f"models:/{name}/{champion_version}", x, y, timer)
+        champion_score = champion.metrics[METRIC]
+        with timer("score"):
+            comparison = compare.paired_bootstrap(
+                METRIC,
+                y,
+                challenger.predictions,
+                champion.predictions,
+                challenger.classes,
+                confidence=params.gate_confidence,
+                seed=params.seed,
+            )
+        verdict = _verdict(comparison, params.gate_max_drop)
 
-    reaches_min = score >= params.gate_min_f1
-    beats_champion = champion_score is None or score >= champion_score - params.gate_max_drop - 1e-12
-    passed = reaches_min and beats_champion
-    reason = _reason(score, reaches_min, beats_champion, champion_version, champion_score, params)
+    qualifies = score >= params.gate_min_f1 and score >= baseline["required"] - 1e-12
+    beats_champion = verdict in ("no champion", "is champion", "better") or (
+        verdict == "indistinguishable"
+        and params.gate_tie == "promote"
+        and comparison is not None
+        and comparison.difference >= -params.gate_max_drop - 1e-12
+    )
+    passed = qualifies and beats_champion
+    reason = _reason(score, base, baseline, champion_version, champion_score, comparison, verdict, params)
+    if absent:
+        reason += (
+            f"; scored on the {len(challenger.classes) - len(absent)} of {len(challenger.classes)} "
+            f"classes with rows in {split} (no rows: {', '.join(absent[:_ABSENT_LISTED])})"
+        )
     progress.step(f"gate ({params.gate_mode}) on {split}: {reason}")
 
     moves: tuple[str, ...] = ()  # the aliases this version takes
@@ -131,7 +177,7 @@ def validate_model(
         decision = "would_promote" if passed else "would_reject"
     elif passed:
         decision, moves = "promoted", (CHALLENGER, CHAMPION)
-    elif reaches_min:
+    elif qualifies:
         decision, moves = "challenger", (CHALLENGER,)
     else:
         decision = "rejected"
@@ -155,7 +201,10 @@ def validate_model(
             min_f1=params.gate_min_f1,
             max_drop=params.gate_max_drop,
             aliases=aliases,
-            metrics=challenger_metrics,
+            metrics=challenger.metrics,
+            baseline=baseline,
+            comparison=None if comparison is None else {**comparison.to_dict(), "verdict": verdict},
+            absent_classes=absent,
         )
         registry.tag_version(name, number, result.tags())
     runtime.set_task_value("gate_decision", decision)
@@ -163,7 +212,14 @@ def validate_model(
     return result
 
 
-def _score(model_uri: str, x: Any, y: Any, timer: Timer) -> dict[str, float]:
+@dataclass(frozen=True)
+class _Scored:
+    metrics: dict[str, float]
+    predictions: np.ndarray
+    classes: list[str]
+
+
+def _score(model_uri: str, x: Any, y: Any, timer: Timer) -> _Scored:
     try:
         with timer("mlflow"):
             model = modelstore.load(model_uri)
@@ -171,22 +227,56 @@ def _score(model_uri: str, x: Any, y: Any, timer: Timer) -> dict[str, float]:
         raise BricksmlError(f"cannot load {model_uri}: {str(exc).splitlines()[0]}") from None
     with timer("score"):
         proba = model.predict_proba(x)
-        return evaluate.classification_metrics(y, proba, [str(c) for c in model.classes_])
+        classes = [str(c) for c in model.classes_]
+        metrics = evaluate.classification_metrics(y, proba, classes)
+        return _Scored(metrics, evaluate.predictions(proba, classes), classes)
+
+
+def _verdict(comparison: compare.Comparison, max_drop: float) -> str:
+    """Non-inferiority by ``max_drop``: better when the whole interval is above ``-max_drop``."""
+    if comparison.low > -max_drop:
+        return "better"
+    if comparison.high < -max_drop:
+        return "worse"
+    return "indistinguishable"
 
 
 def _reason(
     score: float,
-    reaches_min: bool,
-    beats_champion: bool,
+    base: dict[str, float],
+    baseline: dict[str, float],
     champion_version: str | None,
     champion_score: float | None,
+    comparison: compare.Comparison | None,
+    verdict: str,
     params: TrainParams,
 ) -> str:
-    parts = [f"macro-F1 {score:.4f} {'>=' if reaches_min else '<'} minimum {params.gate_min_f1:g}"]
-    if champion_score is None:
+    minimum = params.gate_min_f1
+    parts = [f"macro-F1 {score:.4f} {'>=' if score >= minimum else '<'} minimum {minimum:g}"]
+    best = max(base, key=base.__getitem__)
+    lead = "beats" if score >= baseline["required"] - 1e-12 else "does not beat"
+    parts.append(
+        f"{lead} baseline {best.replace('_', ' ')} {base[best]:.4f} by the margin {baseline['margin']:g}"
+    )
+    if champion_version is None:
         parts.append("no champion yet")
+    elif comparison is None:
+        parts.append(f"already champion (v{champion_version})")
     else:
-        relation = "within" if beats_champion else "worse than"
-        drop = params.gate_max_drop
-        parts.append(f"{relation} champion v{champion_version} ({champion_score:.4f}, allowed drop {drop:g})")
+        interval = (
+            f"difference {comparison.difference:+.4f}, {comparison.confidence:.0%} interval "
+            f"[{comparison.low:+.4f}, {comparison.high:+.4f}], allowed drop {params.gate_max_drop:g}"
+        )
+        relation = {
+            "better": "better than",
+            "worse": "worse than",
+            "indistinguishable": "not distinguishable from",
+        }[verdict]
+        parts.append(f"{relation} champion v{champion_version} ({champion_score:.4f}; {interval})")
+        if verdict == "indistinguishable":
+            parts.append(
+                "challenger promoted on the point estimate (gate_tie=promote)"
+                if params.gate_tie == "promote"
+                else "champion kept (gate_tie=keep_champion)"
+            )
     return "; ".join(parts)

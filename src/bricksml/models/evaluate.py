@@ -32,20 +32,27 @@ def metric_key(text: str) -> str:
 def classification_metrics(
     y_true: Sequence[Any], proba: np.ndarray, classes: Sequence[Any]
 ) -> dict[str, float]:
-    """Accuracy, macro/weighted precision-recall-F1, per-class F1, ROC-AUC (one-vs-rest), log loss."""
+    """Accuracy, macro/weighted precision-recall-F1, per-class F1, ROC-AUC (one-vs-rest), log loss.
+
+    Averages and per-class F1 cover the classes that have rows in ``y_true`` (a label the model
+    does not know included): a class with no support has no F1 to average, and counting it as 0
+    (scikit-learn's ``zero_division``) would judge a model on rows that are not there.
+    ``classes_scored`` says how many classes that was.
+    """
     y_true = np.asarray(y_true)
     classes = list(classes)
     y_pred = predictions(proba, classes)
-    out: dict[str, float] = {"accuracy": accuracy_score(y_true, y_pred)}
+    scored = supported_labels(y_true, classes)
+    out: dict[str, float] = {"accuracy": accuracy_score(y_true, y_pred), "classes_scored": len(scored)}
     for average in ("macro", "weighted"):
         p, r, f, _ = precision_recall_fscore_support(
-            y_true, y_pred, labels=classes, average=average, zero_division=0
+            y_true, y_pred, labels=scored, average=average, zero_division=0
         )
         out[f"precision_{average}"] = p
         out[f"recall_{average}"] = r
         out[f"f1_{average}"] = f
-    per_class = f1_score(y_true, y_pred, labels=classes, average=None, zero_division=0)
-    for label, value in zip(classes, per_class, strict=True):
+    per_class = f1_score(y_true, y_pred, labels=scored, average=None, zero_division=0)
+    for label, value in zip(scored, per_class, strict=True):
         out[f"f1_class_{metric_key(label)}"] = value
     codes = pd.Index(classes).get_indexer(y_true)  # -1: a label the model does not know
     present = np.bincount(codes[codes >= 0], minlength=len(classes)) > 0
@@ -56,6 +63,19 @@ def classification_metrics(
             out["roc_auc_ovr"] = roc_auc_ovr(codes, proba)
         out["log_loss"] = log_loss_of_codes(codes, proba)
     return {k: float(v) for k, v in out.items()}
+
+
+def supported_labels(y_true: Sequence[Any], classes: Sequence[Any]) -> list[Any]:
+    """The labels with rows in ``y_true``: the model's classes in order, then labels it does not know."""
+    present = set(pd.unique(np.asarray(y_true)).tolist())
+    known = set(classes)
+    return [c for c in classes if c in present] + sorted(present - known, key=str)
+
+
+def absent_classes(y_true: Sequence[Any], classes: Sequence[Any]) -> list[str]:
+    """The model's classes with no row in ``y_true``: left out of every average, and said so."""
+    present = set(pd.unique(np.asarray(y_true)).tolist())
+    return [str(c) for c in classes if c not in present]
 
 
 def roc_auc_ovr(codes: np.ndarray, proba: np.ndarray) -> float:

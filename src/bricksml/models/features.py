@@ -90,6 +90,23 @@ def split_columns(
     return {"text": [], "numeric": list(numeric), "categorical": list(categorical)}
 
 
+def check_applicable(feature_params: Mapping[str, Any], text_col: str | None) -> None:
+    """Refuse options that cannot act on this data, which would otherwise be ignored in silence.
+
+    Text options on a tabular data set, column options on a text data set (its one feature is
+    the text): the user would believe they changed the model.
+    """
+    foreign = TABULAR_DEFAULTS if text_col else TEXT_DEFAULTS
+    given = [name for name in feature_params if name in foreign]
+    if given:
+        kind = (
+            f"a text data set (text_col {text_col!r} is its only feature)"
+            if text_col
+            else "a tabular data set (no text_col)"
+        )
+        raise FeatureParamError(f"{given[0]!r} does not apply to {kind}; remove it")
+
+
 def resolve_params(feature_params: Mapping[str, Any]) -> dict[str, Any]:
     """The defaults with the user's feature parameters applied; unknown names are refused."""
     unknown = sorted(set(feature_params) - set(FEATURE_PARAM_NAMES))

@@ -78,6 +78,7 @@ def build_pipeline(
 ) -> Pipeline:
     """The unfitted pipeline: features chosen from the training data, then the estimator."""
     params = check_feature_params(spec.feature_params)
+    features.check_applicable(spec.feature_params, text_col)
     columns = features.split_columns(train, feature_columns, text_col, params)
     preprocess = features.build_features(columns, params, spec.kind, spec.seed)
     for part in _estimators(preprocess):

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from bricksml.params.base import Contract, name_check, param
 from bricksml.params.create_data import DEFAULT_DATA_ROOT
-from bricksml.params.train import model_name_check
+from bricksml.params.train import DEFAULT_MODEL_SCHEMA, default_model_name, model_name_check, schema_check
 
 DEFAULT_EXPERIMENT = "/Shared/bricksml/inference"
 SPLITS = ("", "train", "test", "holdout")
@@ -31,7 +31,8 @@ def model_uri_check(value: str) -> str | None:
 class InferenceParams(Contract):
     """Which model scores which data, and where the predictions go.
 
-    The model: ``run_id``, else ``model_uri``, else ``model_name`` at ``model_alias``. The input:
+    The model: ``run_id``, else ``model_uri``, else ``model_name`` at ``model_alias`` (empty:
+    the data set's own model, as train_models names it). The input:
     ``input_path``, else the ``split`` of ``data_name``/``data_version``.
     """
 
@@ -44,7 +45,14 @@ class InferenceParams(Contract):
         check=model_uri_check,
     )
     model_name: str = param(
-        "", help="Registered model, catalog.schema.model (used with model_alias).", check=model_name_check
+        "",
+        help="Registered model (catalog.schema.model) at model_alias. Empty: <model_schema>.<data_name>.",
+        check=model_name_check,
+    )
+    model_schema: str = param(
+        DEFAULT_MODEL_SCHEMA,
+        help="Catalog and schema of the registered model when model_name is empty.",
+        check=schema_check,
     )
     model_alias: str = param("champion", help="Alias of model_name to score with.", check=name_check)
     data_name: str = param("", help="Data set whose split to score.", check=name_check)
@@ -73,12 +81,19 @@ class InferenceParams(Contract):
     def __post_init__(self) -> None:
         if self.run_id and self.model_uri:
             self.fail("model_uri", "empty when run_id is given (one model source)", self.model_uri)
-        if not (self.run_id or self.model_uri or self.model_name):
-            self.fail("model_name", "given (or run_id, or model_uri) to know which model scores", "")
+        if not (self.run_id or self.model_uri or self.model_name or self.data_name):
+            self.fail(
+                "model_name", "given (or run_id, model_uri or data_name) to know which model scores", ""
+            )
         if self.input_path and self.input_table:
             self.fail("input_table", "empty when input_path is given (one input)", self.input_table)
         if not (self.input_path or self.input_table) and not (self.data_name and self.data_version):
             self.fail("input_path", "given (or input_table, or data_name and data_version)", "")
+
+    @property
+    def registered_model_name(self) -> str:
+        """The model scored at ``model_alias``: the one named, else the data set's own."""
+        return self.model_name or default_model_name(self.model_schema, self.data_name)
 
     @property
     def output_location(self) -> str:

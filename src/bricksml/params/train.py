@@ -13,8 +13,11 @@ from bricksml.models.types import MODEL_TYPES
 from bricksml.params.base import Contract, name_check, param
 from bricksml.params.create_data import DEFAULT_DATA_ROOT
 
-DEFAULT_EXPERIMENT = "/Shared/bricksml/train_models"
+#: Each data set gets its own experiment, so the MLflow UI never mixes their runs.
+DEFAULT_EXPERIMENT = "/Shared/bricksml/{data_name}"
+DEFAULT_MODEL_SCHEMA = "main.bricksml"
 GATE_MODES = ("disabled", "dry_run", "enabled")
+GATE_TIES = ("keep_champion", "promote")
 _UC_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 
@@ -28,8 +31,32 @@ def model_name_check(value: str) -> str | None:
     return None
 
 
+def schema_check(value: str) -> str | None:
+    """A Unity Catalog schema as catalog.schema, the home of models named after their data set."""
+    parts = value.split(".")
+    if len(parts) != 2 or not all(_UC_PART.match(p) for p in parts):
+        return "a two-level Unity Catalog name catalog.schema (letters, digits, '_', '-')"
+    return None
+
+
+def default_model_name(model_schema: str, data_name: str) -> str:
+    """The registered model of a data set when none is named: one model per data set."""
+    return f"{model_schema}.{data_name.replace('.', '_')}"
+
+
+def experiment_check(value: str) -> str | None:
+    unknown = set(re.findall(r"{([^}]*)}", value)) - {"data_name"}
+    return (
+        f"a path whose only placeholder is {{data_name}} (not {{{sorted(unknown)[0]}}})" if unknown else None
+    )
+
+
 def share_check(value: float) -> str | None:
     return None if 0.0 <= value <= 1.0 else "a number between 0 and 1"
+
+
+def confidence_check(value: float) -> str | None:
+    return None if 0.5 <= value < 1.0 else "a confidence level from 0.5 up to (not including) 1, e.g. 0.95"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,8 +72,18 @@ class TrainParams(Contract):
     data_root: str = param(DEFAULT_DATA_ROOT, help="Root of all data sets (a Unity Catalog volume path).")
     model_name: str = param(
         "",
-        help="Registered model, catalog.schema.model. Empty: main.bricksml.<data_name>.",
+        help="Registered model, catalog.schema.model. Empty: <model_schema>.<data_name>.",
         check=model_name_check,
+    )
+    model_schema: str = param(
+        DEFAULT_MODEL_SCHEMA,
+        help="Catalog and schema of the registered model when model_name is empty.",
+        check=schema_check,
+    )
+    allow_other_data: bool = param(
+        False,
+        kind="bool",
+        help="Register into a model whose versions were trained on another data set or label.",
     )
     model_type: str = param(
         "logistic_regression", choices=tuple(MODEL_TYPES), help="The classifier to train."
@@ -64,7 +101,9 @@ class TrainParams(Contract):
         "Empty: no search.",
     )
     experiment_name: str = param(
-        DEFAULT_EXPERIMENT, help="MLflow experiment (a /Shared/... or /Users/... path)."
+        DEFAULT_EXPERIMENT,
+        help="MLflow experiment (a /Shared/... or /Users/... path); {data_name} is replaced.",
+        check=experiment_check,
     )
     seed: int = param(42, kind="int", help="Random seed of the estimator, the search and the features.")
     gate_mode: str = param(
@@ -78,8 +117,25 @@ class TrainParams(Contract):
     gate_max_drop: float = param(
         0.0,
         kind="float",
-        help="Largest macro-F1 drop allowed against the champion (0: at least as good).",
+        help="Largest macro-F1 drop allowed against the champion (0: it must be better).",
         check=share_check,
+    )
+    gate_baseline_margin: float = param(
+        0.05,
+        kind="float",
+        help="Lead over the best trivial baseline (most frequent class, stratified guess) a model needs.",
+        check=share_check,
+    )
+    gate_confidence: float = param(
+        0.95,
+        kind="float",
+        help="Confidence of the interval of the difference to the champion (paired bootstrap).",
+        check=confidence_check,
+    )
+    gate_tie: str = param(
+        "keep_champion",
+        choices=GATE_TIES,
+        help="A challenger the interval cannot tell from the champion: keep_champion, or promote.",
     )
 
     def __post_init__(self) -> None:
@@ -99,7 +155,12 @@ class TrainParams(Contract):
 
     @property
     def registered_model_name(self) -> str:
-        return self.model_name or f"main.bricksml.{self.data_name.replace('.', '_')}"
+        return self.model_name or default_model_name(self.model_schema, self.data_name)
+
+    @property
+    def experiment(self) -> str:
+        """The experiment path with the data set's name in place of {data_name}."""
+        return self.experiment_name.replace("{data_name}", self.data_name)
 
     def spec_dict(self) -> dict[str, Any]:
         return {

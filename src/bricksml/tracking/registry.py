@@ -59,6 +59,32 @@ def latest_version(name: str) -> ModelVersion | None:
     return max(versions, key=lambda v: int(v.version), default=None)
 
 
+#: Version tags that say what a model predicts from what: a model's versions must agree on them.
+TRAINED_ON = ("data_name", "label_col")
+
+
+def check_trained_on(name: str, lineage: Mapping[str, str], allow_other: bool) -> None:
+    """Refuse a version trained on another data set or label than the model's newest version.
+
+    Scores of versions trained on different data are not comparable, and a champion for one
+    data set must not be replaced by a model of another one by a mistyped parameter.
+    """
+    if allow_other:
+        return
+    latest = latest_version(name)
+    if latest is None:
+        return
+    tags = latest.tags or {}
+    for key in TRAINED_ON:
+        theirs = tags.get(key)
+        if theirs is not None and theirs != lineage.get(key):
+            raise BricksmlError(
+                f"model {name} holds versions trained with {key} {theirs!r} (v{latest.version}), this run"
+                f" has {lineage.get(key)!r}: leave model_name empty for a model of this data set's own"
+                " or set allow_other_data=true"
+            )
+
+
 def aliases(name: str) -> dict[str, str]:
     """alias -> version number for a registered model (empty when the model does not exist)."""
     try:

@@ -1,0 +1,213 @@
+"""The promotion gate cannot be fooled: by a guess, by noise, or by a class the split lacks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score
+
+from bricksml.data import sample
+from bricksml.jobs.create_data import create_data
+from bricksml.jobs.train_models import train_models
+from bricksml.jobs.validate_model import validate_model
+from bricksml.models import compare
+from bricksml.params import CreateDataParams, TrainParams
+from bricksml.tracking import registry
+
+
+def _coin_table(rows: int, seed: int) -> pd.DataFrame:
+    """A balanced binary label that no column says anything about."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "row": np.arange(rows),
+            "x1": rng.normal(size=rows),
+            "x2": rng.normal(size=rows),
+            "colour": rng.choice(["red", "green", "blue"], rows),
+            "label": np.where(np.arange(rows) % 2 == 0, "yes", "no"),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A local mirror with a coin-flip data set, a customer table, and text with a 2-row class."""
+    root = tmp_path_factory.mktemp("gate")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BRICKSML_LOCAL_ROOT", str(root))
+        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DATABRICKS_RUNTIME_VERSION"):
+            mp.delenv(name, raising=False)
+        coin = root / "coin.csv"
+        _coin_table(4000, 1).to_csv(coin, index=False)
+        create_data(
+            CreateDataParams.parse(
+                {
+                    "data_name": "coin",
+                    "data_version": "v1",
+                    "label_col": "label",
+                    "id_col": "row",
+                    "raw_path": str(coin),
+                }
+            )
+        )
+        table = root / "customers.csv"
+        sample.customers(3000, 5).to_csv(table, index=False)
+        create_data(
+            CreateDataParams.parse(
+                {
+                    "data_name": "cu",
+                    "data_version": "v1",
+                    "label_col": "customer_segment",
+                    "id_col": "customer_id",
+                    "raw_path": str(table),
+                }
+            )
+        )
+        rare = sample.sentiment(1200, 6)
+        rare.loc[rare.index[:2], "Sentiment"] = "takeover"  # too few rows to reach every split
+        rare.loc[rare.index[:2], "Sentence"] = ["Acme agrees to buy Foo.", "Bar is taken over by Baz."]
+        rare_csv = root / "rare.csv"
+        rare.to_csv(rare_csv, index=False)
+        create_data(
+            CreateDataParams.parse(
+                {
+                    "data_name": "rare",
+                    "data_version": "v1",
+                    "label_col": "Sentiment",
+                    "text_col": "Sentence",
+                    "raw_path": str(rare_csv),
+                    "rare_classes": "train",
+                }
+            )
+        )
+        yield root
+    mlflow.set_tracking_uri(None)
+
+
+def _params(data: str, model: str, **extra: object) -> TrainParams:
+    return TrainParams.parse(
+        {"data_name": data, "data_version": "v1", "model_name": f"main.bricksml.{model}", **extra}
+    )
+
+
+def _record(params: TrainParams, number: str) -> dict:
+    return json.loads(registry.version(params.registered_model_name, number).tags["gate_record"])
+
+
+def test_a_model_at_chance_level_is_rejected_by_the_baseline(store: Path) -> None:
+    params = _params("coin", "coin", gate_min_f1="0.3")
+    trained = train_models(params)
+    gate = validate_model(params, trained.model_version)
+    # It clears the minimum (which a coin clears too) but not the baseline plus the margin.
+    assert gate.challenger_score >= 0.3
+    assert gate.baseline["stratified"] == pytest.approx(0.5, abs=0.01)
+    assert gate.challenger_score < gate.baseline["required"]
+    assert gate.decision == "rejected", gate.reason
+    assert "does not beat baseline" in gate.reason
+    assert registry.aliases(params.registered_model_name) == {}
+    record = _record(params, trained.model_version)
+    assert record["baseline"]["required"] == pytest.approx(
+        max(gate.baseline["stratified"], gate.baseline["most_frequent"]) + 0.05, abs=1e-6
+    )
+
+    # Without a margin the same model would pass only if it beat the baseline at all.
+    lenient = _params("coin", "coin", gate_min_f1="0.3", gate_baseline_margin="0")
+    again = validate_model(lenient, trained.model_version)
+    assert (again.decision == "promoted") == (again.challenger_score >= again.baseline["required"])
+
+
+def test_a_challenger_within_noise_keeps_the_champion(store: Path) -> None:
+    first = _params("cu", "cu_noise")
+    champion = train_models(first)
+    assert validate_model(first, champion.model_version).decision == "promoted"
+
+    # Another model type, a hair better on the holdout's 300 rows: the old rule promoted it.
+    near = _params("cu", "cu_noise", model_type="random_forest", model_params='{"n_estimators": 25}')
+    challenger = train_models(near)
+    gate = validate_model(near, challenger.model_version)
+    comparison = gate.comparison
+    assert gate.challenger_score > gate.champion_score
+    assert comparison["low"] < 0 < comparison["high"], comparison  # the interval holds no verdict
+    assert comparison["verdict"] == "indistinguishable"
+    assert gate.decision == "challenger"
+    assert registry.aliases(first.registered_model_name) == {"champion": "1", "challenger": "2"}
+    assert "not distinguishable from champion v1" in gate.reason and "champion kept" in gate.reason
+    record = _record(near, challenger.model_version)
+    assert record["comparison"]["confidence"] == 0.95
+    assert record["comparison"]["difference"] == pytest.approx(
+        gate.challenger_score - gate.champion_score, abs=1e-6
+    )
+
+    # A lower confidence narrows the interval (same resamples, same seed).
+    narrow = validate_model(_params("cu", "cu_noise", gate_confidence="0.6", gate_mode="dry_run"), "2")
+    assert narrow.comparison["high"] - narrow.comparison["low"] < comparison["high"] - comparison["low"]
+
+    # Asked to, the gate promotes on the point estimate.
+    ties = _params("cu", "cu_noise", gate_tie="promote")
+    gate = validate_model(ties, challenger.model_version)
+    assert gate.decision == "promoted" and "gate_tie=promote" in gate.reason
+    assert registry.aliases(first.registered_model_name) == {"champion": "2", "challenger": "2"}
+
+
+def test_a_clearly_worse_challenger_is_worse_not_a_tie(store: Path) -> None:
+    weak = _params("cu", "cu_noise", model_params='{"C": 0.001}', gate_min_f1="0.1", gate_baseline_margin="0")
+    trained = train_models(weak)
+    gate = validate_model(weak, trained.model_version)
+    assert gate.comparison["verdict"] == "worse" and gate.comparison["high"] < 0
+    assert gate.decision in ("challenger", "rejected") and not gate.promoted
+    assert registry.aliases(weak.registered_model_name)["champion"] != trained.model_version
+
+
+def test_the_gate_scores_only_classes_with_rows_in_its_split(store: Path) -> None:
+    params = _params("rare", "rare")
+    trained = train_models(params)
+    gate = validate_model(params, trained.model_version)
+    assert gate.absent_classes == ["takeover"]
+    holdout = pd.read_parquet(store / "Volumes/main/bricksml/data/rare/v1/holdout.parquet")
+    assert "takeover" not in set(holdout["Sentiment"])
+    record = _record(params, trained.model_version)
+    assert record["classes_absent"] == {"count": 1, "names": ["takeover"]}
+    assert "no rows: takeover" in gate.reason
+    # The training run's holdout macro-F1 is over the same classes: 3, not 4.
+    assert trained.metrics["holdout_classes_scored"] == 3
+    assert trained.metrics["train_classes_scored"] == 4
+    assert "holdout_f1_class_takeover" not in trained.metrics
+    assert gate.challenger_score == pytest.approx(trained.metrics["holdout_f1_macro"])
+
+
+def test_the_record_fits_a_unity_catalog_tag(store: Path) -> None:
+    params = _params("cu", "cu_noise", gate_mode="dry_run")
+    gate = validate_model(params, "1")
+    assert all(len(value) <= registry.UC_TAG_VALUE_MAX for value in gate.tags().values())
+
+
+def test_baselines_and_bootstrap_agree_with_scikit_learn() -> None:
+    rng = np.random.default_rng(3)
+    labels = ["a", "b", "c"]
+    y = rng.choice(labels, 600, p=[0.6, 0.3, 0.1])
+    a = np.where(rng.random(600) < 0.8, y, rng.choice(labels, 600))
+    b = np.where(rng.random(600) < 0.7, y, rng.choice(labels, 600))
+    for metric, average in (("f1_macro", "macro"), ("f1_weighted", "weighted")):
+        assert compare.score(metric, y, a, labels) == pytest.approx(f1_score(y, a, average=average))
+    most = compare.baselines("f1_macro", y, y, labels)["most_frequent"]
+    assert most == pytest.approx(f1_score(y, np.full(600, "a"), average="macro", labels=labels))
+
+    result = compare.paired_bootstrap("f1_macro", y, a, b, labels, confidence=0.9, resamples=400, seed=1)
+    assert result.difference == pytest.approx(
+        f1_score(y, a, average="macro") - f1_score(y, b, average="macro")
+    )
+    by_hand = []
+    for _ in range(400):  # the textbook bootstrap: resample rows, score both
+        rows = rng.integers(0, 600, 600)
+        by_hand.append(
+            f1_score(y[rows], a[rows], average="macro") - f1_score(y[rows], b[rows], average="macro")
+        )
+    low, high = np.quantile(by_hand, [0.05, 0.95])
+    assert result.low == pytest.approx(low, abs=0.015) and result.high == pytest.approx(high, abs=0.015)
+    assert result.low < result.difference < result.high
