@@ -250,6 +250,10 @@ def test_logged_model_has_pinned_requirements_and_safe_format(store: Path) -> No
         ({"model_name": "just_a_name"}, "model_name", "three-level"),
         ({"gate_mode": "on"}, "gate_mode", "dry_run"),
         ({"gate_min_f1": "1.5"}, "gate_min_f1", "between 0 and 1"),
+        ({"gate_confidence": "1"}, "gate_confidence", "not including"),
+        ({"gate_tie": "coin"}, "gate_tie", "keep_champion"),
+        ({"model_schema": "main"}, "model_schema", "catalog.schema"),
+        ({"experiment_name": "/Shared/{model}"}, "experiment_name", "{data_name}"),
         ({"search": '{"model_params": {"C": []}}'}, "search", "non-empty list"),
         ({"search": '{"trials": 3}'}, "search", "give model_params"),
         ({"search": '{"model_params": {"nope": [1]}}'}, "search", "unknown parameter 'nope'"),
@@ -292,6 +296,50 @@ def test_unusable_feature_params_fail_before_any_run(store: Path) -> None:
     with pytest.raises(ParameterError, match="feature_params"):
         train_models(params)
     assert mlflow.get_experiment_by_name("/Shared/x/features") is None
+
+
+@pytest.mark.parametrize(
+    ("data", "feature_params", "fragment"),
+    [
+        ("cu", {"ngram_range": [1, 1]}, "'ngram_range' does not apply to a tabular data set"),
+        ("cu", {"svd_components": 10}, "'svd_components' does not apply to a tabular data set"),
+        ("fs", {"numeric_columns": ["id"]}, "'numeric_columns' does not apply to a text data set"),
+        ("fs", {"drop_columns": ["id"]}, "'drop_columns' does not apply to a text data set"),
+    ],
+)
+def test_feature_params_that_cannot_apply_are_refused(
+    store: Path, capsys, data: str, feature_params: dict, fragment: str
+) -> None:
+    args = ["train", "--data-name", data, "--data-version", "v1", "--gate-mode", "disabled"]
+    code = main([*args, "--feature-params", json.dumps(feature_params)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "feature_params" in err and fragment in err
+
+
+def test_each_data_set_has_its_own_model_and_experiment(store: Path) -> None:
+    result = train_models(
+        TrainParams.parse({"data_name": "cu", "data_version": "v1", "gate_mode": "disabled"})
+    )
+    assert result.model_name == "main.bricksml.cu"
+    experiment = mlflow.get_experiment(result.experiment_id)
+    assert experiment.name == "/Shared/bricksml/cu"
+    other = _params("fs", model_name="main.bricksml.fs_own", model_schema="lab.sandbox")
+    assert other.registered_model_name == "main.bricksml.fs_own"  # a name given wins over the rule
+    assert _params("fs", model_schema="lab.sandbox").registered_model_name == "lab.sandbox.fs"
+
+
+def test_a_model_keeps_to_the_data_set_its_versions_were_trained_on(store: Path, capsys) -> None:
+    name = "main.bricksml.cu_only"
+    train_models(_params("cu", model_name=name))
+    capsys.readouterr()
+    code = main(["train", "--data-name", "fs", "--data-version", "v1", "--model-name", name])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "data_name 'cu'" in err and "'fs'" in err and "allow_other_data=true" in err
+    assert [str(v.version) for v in MlflowClient().search_model_versions(f"name='{name}'")] == ["1"]
+    allowed = train_models(_params("fs", model_name=name, allow_other_data="true"))
+    assert allowed.model_version == "2"
 
 
 def test_missing_data_version_lists_what_exists(store: Path) -> None:
