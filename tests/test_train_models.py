@@ -251,6 +251,25 @@ def test_logged_model_has_pinned_requirements_and_safe_format(store: Path) -> No
         ({"gate_mode": "on"}, "gate_mode", "dry_run"),
         ({"gate_min_f1": "1.5"}, "gate_min_f1", "between 0 and 1"),
         ({"gate_confidence": "1"}, "gate_confidence", "not including"),
+        ({"seed": "-1"}, "seed", "from 0 to 4294967295"),
+        ({"feature_params": '{"token_pattern": "("}'}, "feature_params", "not a valid regular expression"),
+        (
+            {"feature_params": '{"token_pattern": "(x+x+)+y"}'},
+            "feature_params",
+            "backtracks catastrophically",
+        ),
+        ({"feature_params": '{"max_features": 100000000}'}, "feature_params", "at most 5,000,000"),
+        ({"feature_params": '{"ngram_range": [1, 50]}'}, "feature_params", "at most 10"),
+        (
+            {"model_type": "random_forest", "model_params": '{"n_estimators": 1000000000}'},
+            "model_params",
+            "n_estimators is at most 5,000",
+        ),
+        (
+            {"model_type": "random_forest", "model_params": '{"n_jobs": 1000000}'},
+            "model_params",
+            "n_jobs is at most 64",
+        ),
         ({"gate_tie": "coin"}, "gate_tie", "keep_champion"),
         ({"model_schema": "main"}, "model_schema", "catalog.schema"),
         ({"experiment_name": "/Shared/{model}"}, "experiment_name", "{data_name}"),
@@ -315,6 +334,24 @@ def test_feature_params_that_cannot_apply_are_refused(
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "feature_params" in err and fragment in err
+
+
+@pytest.mark.parametrize(
+    ("data", "feature_params", "fragment"),
+    [
+        ("fs", {"min_df": 100000}, "more texts than the train split's"),
+        ("fs", {"min_df": 0.9, "max_df": 0.1}, "raise max_df or lower min_df"),
+        ("cu", {"numeric_columns": ["region"]}, "'region' is not numeric"),
+    ],
+)
+def test_feature_params_that_the_data_cannot_meet_fail_before_any_run(
+    store: Path, data: str, feature_params: dict, fragment: str
+) -> None:
+    experiment = f"/Shared/x/unmet_{data}_{len(feature_params)}"
+    with pytest.raises(ParameterError, match="feature_params") as caught:
+        train_models(_params(data, experiment_name=experiment, feature_params=feature_params))
+    assert fragment in str(caught.value)
+    assert mlflow.get_experiment_by_name(experiment) is None
 
 
 def test_each_data_set_has_its_own_model_and_experiment(store: Path) -> None:

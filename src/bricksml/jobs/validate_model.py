@@ -255,8 +255,10 @@ def _reason(
     parts = [f"macro-F1 {score:.4f} {'>=' if score >= minimum else '<'} minimum {minimum:g}"]
     best = max(base, key=base.__getitem__)
     lead = "beats" if score >= baseline["required"] - 1e-12 else "does not beat"
+    names = {"most_frequent": "most frequent class", "stratified": "stratified guess"}
     parts.append(
-        f"{lead} baseline {best.replace('_', ' ')} {base[best]:.4f} by the margin {baseline['margin']:g}"
+        f"{lead} baseline ({names.get(best, best)}) {base[best]:.4f} + margin {baseline['margin']:g}"
+        f" = {baseline['required']:.4f}"
     )
     if champion_version is None:
         parts.append("no champion yet")

@@ -10,6 +10,9 @@ the safe ``skops`` format and loaded without any bricksml code.
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -52,6 +55,17 @@ TABULAR_DEFAULTS: dict[str, Any] = {
     "min_frequency": None,
 }
 FEATURE_PARAM_NAMES = tuple(TEXT_DEFAULTS) + tuple(TABULAR_DEFAULTS)
+#: Largest values of the size parameters: beyond them a run exhausts memory rather than failing.
+LIMITS = {
+    "max_features": 5_000_000,
+    "char_max_features": 5_000_000,
+    "svd_components": 5000,
+    "max_categories": 100_000,
+}
+MAX_NGRAM = 10
+#: A token pattern must tokenize these probes within this many seconds, in a child process (Python's
+#: regular expressions cannot be interrupted): nested repeats such as ``(x+x+)+y`` take hours.
+PATTERN_SECONDS = 3.0
 
 
 class FeatureParamError(ValueError):
@@ -85,9 +99,78 @@ def split_columns(
             and pd.api.types.is_numeric_dtype(frame[c])
             and not pd.api.types.is_bool_dtype(frame[c])
         ]
+    else:
+        for column in numeric:
+            if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
+                raise FeatureParamError(
+                    f"numeric_columns: {column!r} is not numeric (it holds {frame[column].dtype}); "
+                    "list it in categorical_columns instead"
+                )
     if categorical is None:
         categorical = [c for c in columns if c not in numeric]
     return {"text": [], "numeric": list(numeric), "categorical": list(categorical)}
+
+
+def check_limits(params: Mapping[str, Any]) -> None:
+    """Size parameters within their ceilings, n-gram lengths at most :data:`MAX_NGRAM`."""
+    for name, limit in LIMITS.items():
+        value = params.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > limit:
+            raise FeatureParamError(f"{name} is at most {limit:,} (got {value:,})")
+    for name in ("ngram_range", "char_ngrams"):
+        value = params.get(name)
+        if value and max(value) > MAX_NGRAM:
+            raise FeatureParamError(f"{name} goes up to at most {MAX_NGRAM} (got {list(value)})")
+
+
+def check_token_pattern(pattern: Any) -> None:
+    """A pattern that compiles, and tokenizes worst-case probes of its own letters in time.
+
+    The probes repeat each literal character of the pattern (and a letter, a digit and a space)
+    and end with a character that spoils the match: what makes nested repeats backtrack for ever.
+    """
+    if not isinstance(pattern, str):
+        raise FeatureParamError(f"token_pattern must be a regular expression string, got {pattern!r}")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise FeatureParamError(
+            f"token_pattern {pattern!r} is not a valid regular expression: {exc}"
+        ) from None
+    literals = sorted({c for c in pattern if c.isalnum() or c in " _-'."} | {"a", "1", " "})
+    probes = [c * 30 + "\x00!" for c in literals]
+    code = f"import re, sys\np = re.compile(sys.argv[1])\nfor probe in {probes!r}:\n    p.findall(probe)\n"
+    try:
+        subprocess.run(
+            [sys.executable, "-c", code, pattern], timeout=PATTERN_SECONDS, check=True, capture_output=True
+        )
+    except subprocess.TimeoutExpired:
+        raise FeatureParamError(
+            f"token_pattern {pattern!r} backtracks catastrophically (a repeat inside a repeat takes over "
+            f"{PATTERN_SECONDS:g}s on a 30-character word); simplify it"
+        ) from None
+    except subprocess.CalledProcessError as exc:
+        raise FeatureParamError(
+            f"token_pattern {pattern!r} cannot be used: {exc.stderr.decode()[-200:]}"
+        ) from None
+
+
+def check_document_frequencies(params: Mapping[str, Any], documents: int) -> None:
+    """min_df and max_df as TfidfVectorizer applies them to this many training texts."""
+
+    def count(value: float | int) -> float:
+        return value if isinstance(value, int) and not isinstance(value, bool) else value * documents
+
+    low, high = count(params["min_df"]), count(params["max_df"])
+    if low > documents:
+        raise FeatureParamError(
+            f"min_df {params['min_df']!r} asks for terms in more texts than the train split's {documents}"
+        )
+    if high < low:
+        raise FeatureParamError(
+            f"max_df {params['max_df']!r} keeps terms in at most {high:g} texts, fewer than min_df "
+            f"{params['min_df']!r} asks for ({low:g} of {documents}); raise max_df or lower min_df"
+        )
 
 
 def check_applicable(feature_params: Mapping[str, Any], text_col: str | None) -> None:

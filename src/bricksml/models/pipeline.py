@@ -12,7 +12,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
 from bricksml.models import features
-from bricksml.models.types import MODEL_TYPES, ModelType
+from bricksml.models.types import MODEL_TYPES, ModelType, ceiling_problem
 
 try:  # scikit-learn >= 1.2 validates constructor parameters with a public error type
     from sklearn.utils._param_validation import InvalidParameterError
@@ -45,6 +45,9 @@ def check_model_params(model_type: str, model_params: Mapping[str, Any], seed: i
     unknown = sorted(set(model_params) - set(valid))
     if unknown:
         raise ModelParamError(f"unknown parameter {unknown[0]!r}; valid: {', '.join(sorted(valid))}")
+    too_big = ceiling_problem({**kind.defaults, **model_params})
+    if too_big:
+        raise ModelParamError(too_big)
     try:
         estimator = kind.estimator(dict(model_params), seed)
     except ValueError as exc:  # set_params: unknown name
@@ -66,10 +69,14 @@ def _settable(estimator: BaseEstimator) -> list[str]:
 
 
 def check_feature_params(feature_params: Mapping[str, Any]) -> dict[str, Any]:
+    """The feature parameters with defaults, each checked as far as it can be without the data."""
     params = features.resolve_params(feature_params)
     features._pair(params["ngram_range"], "ngram_range")
     if params["char_ngrams"]:
         features._pair(params["char_ngrams"], "char_ngrams")
+    features.check_limits(params)
+    if "token_pattern" in feature_params:
+        features.check_token_pattern(params["token_pattern"])
     return params
 
 
@@ -80,6 +87,8 @@ def build_pipeline(
     params = check_feature_params(spec.feature_params)
     features.check_applicable(spec.feature_params, text_col)
     columns = features.split_columns(train, feature_columns, text_col, params)
+    if columns["text"]:
+        features.check_document_frequencies(params, len(train))
     preprocess = features.build_features(columns, params, spec.kind, spec.seed)
     for part in _estimators(preprocess):
         if not hasattr(part, "_parameter_constraints"):  # e.g. FeatureUnion validates nothing

@@ -107,6 +107,27 @@ MODEL_TYPES: dict[str, ModelType] = {
 }
 
 
+#: Largest value of a resource parameter, for any model type that has it: a typo such as
+#: ``n_estimators: 1000000000`` would otherwise run until the job's timeout. ``n_jobs`` may be -1.
+CEILINGS: dict[str, int] = {
+    "n_estimators": 5000,
+    "max_iter": 100_000,
+    "n_jobs": 64,
+    "max_depth": 1000,
+    "max_leaf_nodes": 1_000_000,
+    "max_bins": 255,
+}
+
+
+def ceiling_problem(params: Mapping[str, Any]) -> str | None:
+    """The first resource parameter above its ceiling, said as the fix, or None."""
+    for name, limit in CEILINGS.items():
+        value = params.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > limit:
+            return f"{name} is at most {limit:,} (got {value:,})"
+    return None
+
+
 def get(name: str) -> ModelType:
     return MODEL_TYPES[name]
 

@@ -105,7 +105,12 @@ class TrainParams(Contract):
         help="MLflow experiment (a /Shared/... or /Users/... path); {data_name} is replaced.",
         check=experiment_check,
     )
-    seed: int = param(42, kind="int", help="Random seed of the estimator, the search and the features.")
+    seed: int = param(
+        42,
+        kind="int",
+        help="Random seed of the estimator, the search and the features.",
+        check=lambda v: None if 0 <= v < 2**32 else "a whole number from 0 to 4294967295",
+    )
     gate_mode: str = param(
         "enabled",
         choices=GATE_MODES,
