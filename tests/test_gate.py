@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +14,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
 from sklearn.metrics import f1_score
 
 from bricksml.data import sample
@@ -211,3 +216,104 @@ def test_baselines_and_bootstrap_agree_with_scikit_learn() -> None:
     low, high = np.quantile(by_hand, [0.05, 0.95])
     assert result.low == pytest.approx(low, abs=0.015) and result.high == pytest.approx(high, abs=0.015)
     assert result.low < result.difference < result.high
+
+
+def test_a_champion_that_moves_during_the_gate_is_judged_again(store: Path, monkeypatch) -> None:
+    """Two trains of one model at once: the worse one compared against a stale champion."""
+    strong = _params("cu", "cu_race")
+    weak = _params("cu", "cu_race", model_params='{"C": 0.001}', gate_min_f1="0.1", gate_baseline_margin="0")
+    weak_version = train_models(weak).model_version
+    strong_version = train_models(strong).model_version
+    real_lock = registry.model_lock
+    calls: list[str] = []
+
+    def lock_after_the_other_gate(name: str):
+        if not calls:  # the weak gate has judged "no champion yet"; the strong one finishes first
+            calls.append("strong")
+            assert validate_model(strong, strong_version).decision == "promoted"
+        calls.append("lock")
+        return real_lock(name)
+
+    monkeypatch.setattr(registry, "model_lock", lock_after_the_other_gate)
+    gate = validate_model(weak, weak_version)
+    # The strong gate's one move, then the weak gate's two: against no champion, then against v2.
+    assert calls == ["strong", "lock", "lock", "lock"]
+    assert gate.champion_version == strong_version and gate.comparison["verdict"] == "worse"
+    assert not gate.promoted
+    assert registry.aliases(strong.registered_model_name)["champion"] == strong_version
+
+
+def _cu(model_name: str) -> str:
+    return repr({"data_name": "cu", "data_version": "v1", "model_name": model_name})
+
+
+def _killed(store: Path, code: str) -> int:
+    """Run ``code`` in a fresh interpreter on the test's mirror; it ends itself with SIGKILL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["BRICKSML_LOCAL_ROOT"] = str(store)
+    prologue = (
+        "import os, signal\n"
+        "from bricksml.params import TrainParams\n"
+        "def die(*args, **kwargs):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", prologue + code], env=env, capture_output=True, check=False
+    ).returncode
+
+
+def test_a_train_killed_after_registering_leaves_a_version_that_is_never_promoted(store: Path) -> None:
+    name = "main.bricksml.cu_killed"
+    code = (
+        "import mlflow\n"
+        "from bricksml.jobs.train_models import train_models\n"
+        "mlflow.log_metrics = die  # the version row exists; metrics, record and run end never come\n"
+        f"train_models(TrainParams.parse({_cu(name)}))\n"
+    )
+    assert _killed(store, code) == -signal.SIGKILL
+    version = registry.version(name, "1")
+    assert MlflowClient().get_run(version.run_id).info.status == "RUNNING"
+
+    params = _params("cu", "cu_killed")
+    gate = validate_model(params, "1")
+    assert gate.decision == "rejected" and "did not finish (status RUNNING)" in gate.reason
+    assert registry.aliases(name) == {}
+
+    # The next training run closes the orphan as FAILED and says why.
+    train_models(params)
+    orphan = MlflowClient().get_run(version.run_id)
+    assert orphan.info.status == "FAILED"
+    assert "ended without ending the run" in orphan.data.tags["bricksml.closed_because"]
+
+
+def test_a_gate_killed_while_moving_aliases_is_settled_by_the_next(store: Path) -> None:
+    name = "main.bricksml.cu_gate_killed"
+    params = _params("cu", "cu_gate_killed")
+    train_models(params)
+    code = (
+        "from bricksml.jobs.validate_model import validate_model\n"
+        "from bricksml.tracking import registry\n"
+        "moved = registry.set_alias\n"
+        "def move_one_then_die(name, alias, number):\n"
+        "    moved(name, alias, number)\n"
+        "    die()\n"
+        "registry.set_alias = move_one_then_die\n"
+        f"validate_model(TrainParams.parse({_cu(name)}), '1')\n"
+    )
+    assert _killed(store, code) == -signal.SIGKILL
+    assert registry.aliases(name) == {"challenger": "1"}  # champion never moved
+    tags = registry.version(name, "1").tags
+    assert tags["gate_decision"] == "pending"
+    assert json.loads(tags["gate_record"])["decision"] == "promoted"  # the record was written first
+
+    lines: list[str] = []
+
+    class Collect:
+        def step(self, line: str) -> None:
+            lines.append(line)
+
+    train_models(params)
+    gate = validate_model(params, "2", progress=Collect())
+    assert any("v1: a gate was killed" in line and "'interrupted'" in line for line in lines)
+    assert registry.version(name, "1").tags["gate_decision"] == "interrupted"
+    assert gate.decision == "promoted" and registry.aliases(name) == {"challenger": "2", "champion": "2"}

@@ -28,7 +28,7 @@ from bricksml.models.types import MODEL_TYPES, fit_params
 from bricksml.params.train import TrainParams
 from bricksml.progress import SILENT, Progress
 from bricksml.timing import Timer
-from bricksml.tracking import modelstore, registry, setup
+from bricksml.tracking import modelstore, registry, runs, setup
 from bricksml.tracking.search import run_search
 
 TRAIN_TASK = "train"
@@ -122,6 +122,8 @@ def train_models(params: TrainParams, progress: Progress = SILENT) -> TrainResul
         setup.configure()
         registry.check_trained_on(params.registered_model_name, lineage, params.allow_other_data)
         experiment_id = setup.experiment_id(params.experiment)
+        for run_id in runs.close_abandoned(experiment_id, "train_models"):
+            progress.step(f"closed run {run_id} as FAILED: the process that ran it is gone")
         mlflow.start_run(experiment_id=experiment_id, run_name=_run_name(params), tags=_tags(lineage, leaks))
     progress.step(f"MLflow run {mlflow.active_run().info.run_id} in {params.experiment}")
     try:
@@ -244,6 +246,7 @@ def _tags(lineage: dict[str, str], leaks: list[dict[str, Any]]) -> dict[str, str
         **{key: lineage[key] for key in ("data_name", "data_version", "data_digest", "bundle_target")},
         "bricksml_version": __version__,
         "model_type": lineage["model_type"],
+        **runs.owner_tags(),
     }
     if lineage["git_commit"]:
         tags["git_commit"] = tags["mlflow.source.git.commit"] = lineage["git_commit"]

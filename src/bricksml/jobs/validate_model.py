@@ -71,6 +71,7 @@ class GateResult:
         """
         absent = self.absent_classes
         record = {
+            "decision": self.decision,
             "split": self.split,
             "metric": self.metric,
             "challenger": _rounded(self.challenger_score),
@@ -88,7 +89,11 @@ class GateResult:
                 if not k.startswith("f1_class_") and not k.startswith(("precision_", "recall_"))
             },
         }
-        return {"gate_decision": self.decision, "gate_reason": self.reason, "gate_record": json.dumps(record)}
+        return {
+            registry.GATE_DECISION: self.decision,
+            "gate_reason": self.reason,
+            registry.GATE_RECORD: json.dumps(record),
+        }
 
 
 def _rounded(value: float | None) -> float | None:
@@ -111,38 +116,93 @@ def version_to_validate(params: TrainParams, model_version: str | None = None) -
 def validate_model(
     params: TrainParams, model_version: str | None = None, progress: Progress = SILENT
 ) -> GateResult:
-    """Judge one registered version against the champion and move the aliases as the mode says."""
+    """Judge one registered version against the champion and move the aliases as the mode says.
+
+    The champion may change while this gate scores (another train of the same model): the move
+    re-reads it under the model's lock and judges again against the new one (compare-and-set).
+    """
     timer = Timer()
     name = params.registered_model_name
     with timer("mlflow"):
         setup.configure()
         number = version_to_validate(params, model_version)
-        registry.version(name, number)  # a clear error when the version does not exist
+        registered = registry.version(name, number)  # a clear error when the version does not exist
+        for line in registry.settle_interrupted_gates(name):
+            progress.step(line)
+        training = registry.run_status(registered.run_id)
     version = open_version(params.data_root, params.data_name, params.data_version)
     split = version.evaluation_split
     frame = version.read(split)
     x, y = frame[version.feature_columns], frame[version.label_col].astype(str)
+    train_labels = pd.read_parquet(version.split_file("train"), columns=[version.label_col])
+    context = _Context(params, name, number, split, x, y, train_labels[version.label_col].astype(str), timer)
+    context.scored[number] = _score(f"models:/{name}/{number}", x, y, timer)
 
-    challenger = _score(f"models:/{name}/{number}", x, y, timer)
+    for _ in range(_ATTEMPTS):
+        with timer("mlflow"):
+            aliases = registry.aliases(name)
+        result, moves = _judge(context, aliases, training)
+        with timer("mlflow"), registry.model_lock(name):
+            now = registry.aliases(name)
+            if now.get(CHAMPION) != aliases.get(CHAMPION):
+                progress.step(f"champion moved to v{now.get(CHAMPION)} meanwhile: judging again")
+                continue
+            _apply(result, moves)
+        break
+    else:
+        raise registry.RegistryError(
+            f"model {name}: the champion moved during each of {_ATTEMPTS} judgements of v{number}; retry"
+        )
+    progress.step(f"gate ({params.gate_mode}) on {split}: {result.reason}")
+    runtime.set_task_value("gate_decision", result.decision)
+    result.seconds = timer.stop()
+    return result
+
+
+#: Judgements of one version before the gate gives up on a champion that keeps moving.
+_ATTEMPTS = 5
+
+
+@dataclass
+class _Context:
+    """What every judgement of one version shares: the split's rows and the models' predictions."""
+
+    params: TrainParams
+    name: str
+    number: str
+    split: str
+    x: pd.DataFrame
+    y: pd.Series
+    train_labels: pd.Series
+    timer: Timer
+    scored: dict[str, _Scored] = field(default_factory=dict)
+
+    def score(self, number: str) -> _Scored:
+        if number not in self.scored:
+            self.scored[number] = _score(f"models:/{self.name}/{number}", self.x, self.y, self.timer)
+        return self.scored[number]
+
+
+def _judge(context: _Context, aliases: dict[str, str], training: str) -> tuple[GateResult, tuple[str, ...]]:
+    """The decision against the champion of ``aliases``, and the aliases the version would take."""
+    params, number, y = context.params, context.number, context.y
+    challenger = context.scored[number]
     score = challenger.metrics[METRIC]
     absent = evaluate.absent_classes(y, challenger.classes)
-    train_labels = pd.read_parquet(version.split_file("train"), columns=[version.label_col])
-    base = compare.baselines(METRIC, train_labels[version.label_col].astype(str), y, challenger.classes)
+    base = compare.baselines(METRIC, context.train_labels, y, challenger.classes)
     baseline = {
         **base,
         "margin": params.gate_baseline_margin,
         "required": max(base.values()) + params.gate_baseline_margin,
     }
-    with timer("mlflow"):
-        aliases = registry.aliases(name)
     champion_version = aliases.get(CHAMPION)
     champion_score, comparison, verdict = None, None, "no champion"
     if champion_version == number:
         champion_score, verdict = score, "is champion"
     elif champion_version is not None:
-        champion = _score(f"models:/{name}/{champion_version}", x, y, timer)
+        champion = context.score(champion_version)
         champion_score = champion.metrics[METRIC]
-        with timer("score"):
+        with context.timer("score"):
             comparison = compare.paired_bootstrap(
                 METRIC,
                 y,
@@ -154,7 +214,8 @@ def validate_model(
             )
         verdict = _verdict(comparison, params.gate_max_drop)
 
-    qualifies = score >= params.gate_min_f1 and score >= baseline["required"] - 1e-12
+    finished = training == "FINISHED"
+    qualifies = finished and score >= params.gate_min_f1 and score >= baseline["required"] - 1e-12
     beats_champion = verdict in ("no champion", "is champion", "better") or (
         verdict == "indistinguishable"
         and params.gate_tie == "promote"
@@ -166,9 +227,10 @@ def validate_model(
     if absent:
         reason += (
             f"; scored on the {len(challenger.classes) - len(absent)} of {len(challenger.classes)} "
-            f"classes with rows in {split} (no rows: {', '.join(absent[:_ABSENT_LISTED])})"
+            f"classes with rows in {context.split} (no rows: {', '.join(absent[:_ABSENT_LISTED])})"
         )
-    progress.step(f"gate ({params.gate_mode}) on {split}: {reason}")
+    if not finished:
+        reason = f"its training run did not finish (status {training}): never promoted; " + reason
 
     moves: tuple[str, ...] = ()  # the aliases this version takes
     if params.gate_mode == "disabled":
@@ -181,35 +243,44 @@ def validate_model(
         decision, moves = "challenger", (CHALLENGER,)
     else:
         decision = "rejected"
+    after = {**aliases, **{alias: number for alias in moves}}
+    result = GateResult(
+        model_name=context.name,
+        model_version=number,
+        mode=params.gate_mode,
+        decision=decision,
+        promoted=decision == "promoted",
+        reason=reason,
+        split=context.split,
+        metric=METRIC,
+        challenger_score=score,
+        champion_version=champion_version,
+        champion_score=champion_score,
+        min_f1=params.gate_min_f1,
+        max_drop=params.gate_max_drop,
+        aliases=after,
+        metrics=challenger.metrics,
+        baseline=baseline,
+        comparison=None if comparison is None else {**comparison.to_dict(), "verdict": verdict},
+        absent_classes=absent,
+    )
+    return result, moves
 
-    with timer("mlflow"):
-        for alias in moves:
-            registry.set_alias(name, alias, number)
-            aliases[alias] = number
-        result = GateResult(
-            model_name=name,
-            model_version=number,
-            mode=params.gate_mode,
-            decision=decision,
-            promoted=decision == "promoted",
-            reason=reason,
-            split=split,
-            metric=METRIC,
-            challenger_score=score,
-            champion_version=champion_version,
-            champion_score=champion_score,
-            min_f1=params.gate_min_f1,
-            max_drop=params.gate_max_drop,
-            aliases=aliases,
-            metrics=challenger.metrics,
-            baseline=baseline,
-            comparison=None if comparison is None else {**comparison.to_dict(), "verdict": verdict},
-            absent_classes=absent,
-        )
-        registry.tag_version(name, number, result.tags())
-    runtime.set_task_value("gate_decision", decision)
-    result.seconds = timer.stop()
-    return result
+
+def _apply(result: GateResult, moves: tuple[str, ...]) -> None:
+    """Record, move, confirm: a gate killed half-way leaves a ``pending`` decision, never a silent one.
+
+    The record (with the decision it is about to carry out) is written first, with the decision
+    tag ``pending``; then the aliases move; then the decision tag says what was done. The next gate
+    of the model settles a ``pending`` version (:func:`registry.settle_interrupted_gates`).
+    """
+    tags = result.tags()
+    registry.tag_version(
+        result.model_name, result.model_version, {**tags, registry.GATE_DECISION: registry.PENDING}
+    )
+    for alias in moves:
+        registry.set_alias(result.model_name, alias, result.model_version)
+    registry.tag_version(result.model_name, result.model_version, {registry.GATE_DECISION: result.decision})
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import fcntl
+import json
+from collections.abc import Iterator, Mapping
 
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models.model import ModelInfo
 
+from bricksml import runtime
 from bricksml.errors import BricksmlError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+#: The gate's record on a version; ``pending`` while the gate moves the aliases.
+GATE_DECISION = "gate_decision"
+GATE_RECORD = "gate_record"
+PENDING = "pending"
+#: The aliases each decision gives the version it judged.
+DECISION_ALIASES = {"promoted": (CHALLENGER, CHAMPION), "challenger": (CHALLENGER,)}
 # Unity Catalog's limits on a tag of a model version (Databricks, "Apply tags to Unity Catalog
 # securable objects"): registering or tagging fails there with INVALID_PARAMETER_VALUE otherwise.
 UC_TAG_KEY_RESERVED = ".,-=/:"
@@ -96,6 +106,67 @@ def aliases(name: str) -> dict[str, str]:
 
 def set_alias(name: str, alias: str, number: str | int) -> None:
     client().set_registered_model_alias(name, alias, str(number))
+
+
+def run_status(run_id: str | None) -> str:
+    """The status of a version's training run: a version is whole only when it is FINISHED."""
+    if not run_id:
+        return "UNKNOWN"
+    try:
+        return client().get_run(run_id).info.status
+    except MlflowException:
+        return "DELETED"
+
+
+@contextlib.contextmanager
+def model_lock(name: str) -> Iterator[None]:
+    """Serialise alias moves of one model between the processes of this machine.
+
+    Locally every gate shares one registry file, so a file lock makes re-reading the champion and
+    moving it one step. On Databricks the train_models job runs one at a time
+    (``max_concurrent_runs: 1``) and the gate re-reads the champion right before it moves it.
+    """
+    if runtime.on_databricks():
+        yield
+        return
+    path = runtime.local_root() / "locks" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def settle_interrupted_gates(name: str) -> list[str]:
+    """Settle versions a killed gate left ``pending``; return one line per version settled.
+
+    Where every alias the recorded decision gives the version points at it, the gate got that far
+    and the decision stands. Otherwise it is marked ``interrupted``: what aliases did move stay
+    (``challenger`` only ever moves to a version that qualified), and the champion is unchanged.
+    """
+    try:
+        versions = client().search_model_versions(f"name='{name}'")
+    except MlflowException:
+        return []
+    pending = [v for v in versions if (v.tags or {}).get(GATE_DECISION) == PENDING]
+    if not pending:
+        return []
+    current = aliases(name)
+    lines = []
+    for found in pending:
+        number = str(found.version)
+        try:
+            intended = json.loads(found.tags.get(GATE_RECORD, "{}")).get("decision", "")
+        except ValueError:
+            intended = ""
+        wanted = DECISION_ALIASES.get(intended, ())
+        done = all(current.get(alias) == number for alias in wanted)
+        settled = intended if done and intended else "interrupted"
+        tag_version(name, number, {GATE_DECISION: settled})
+        lines.append(f"v{number}: a gate was killed while moving aliases; its decision is now {settled!r}")
+    return lines
 
 
 def check_tags(tags: Mapping[str, str]) -> None:
