@@ -21,7 +21,7 @@ from bricksml import __version__, runtime
 from bricksml.data.versions import DataVersion, open_version
 from bricksml.errors import DataError
 from bricksml.models import evaluate, explain, plots
-from bricksml.models.features import FeatureParamError, resolve_params
+from bricksml.models.features import FeatureParamError, resolve_params, value_problem
 from bricksml.models.pipeline import ModelParamError, ModelSpec, build_pipeline
 from bricksml.models.search import SearchPlan
 from bricksml.models.types import MODEL_TYPES, fit_params
@@ -110,6 +110,10 @@ def train_models(params: TrainParams, progress: Progress = SILENT) -> TrainResul
         raise DataError(f"the train split of {version.name}/{version.version} has one class only")
     spec = ModelSpec(params.model_type, params.model_params, params.feature_params, params.seed)
     pipeline = make_pipeline(params, spec, version, train)
+    for split, frame in frames.items():  # what no feature can be made of, before any run exists
+        problem = value_problem(frame, used_columns(pipeline), version.text_col)
+        if problem:
+            raise DataError(f"{version.name}/{version.version} {split}: {problem}")
     trusted = modelstore.trusted_types(pipeline, params.model_type)  # from the unfitted pipeline
     plan = SearchPlan.parse(params.search, params.model_type) if params.search else None
     lineage = _lineage(params, version)
@@ -213,14 +217,17 @@ def _run_name(params: TrainParams) -> str:
     return f"{params.model_type}-{params.data_name}-{params.data_version}"
 
 
+def used_columns(pipeline: Pipeline) -> list[str]:
+    """The raw columns the pipeline's features read (after ``drop_columns``)."""
+    return [c for _, _, columns in pipeline.named_steps["features"].transformers for c in columns]
+
+
 def suspected_leaks(version: DataVersion, pipeline: Pipeline) -> list[dict[str, Any]]:
     """The data quality report's suspected leaks among the columns this pipeline really uses.
 
     A column dropped with ``feature_params.drop_columns`` no longer counts.
     """
-    used = set()
-    for _, _, columns in pipeline.named_steps["features"].transformers:
-        used.update(columns)
+    used = set(used_columns(pipeline))
     found = version.manifest.get("quality", {}).get("suspected_leaks") or []
     out = []
     for leak in found:

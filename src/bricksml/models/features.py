@@ -190,6 +190,54 @@ def check_applicable(feature_params: Mapping[str, Any], text_col: str | None) ->
         raise FeatureParamError(f"{given[0]!r} does not apply to {kind}; remove it")
 
 
+#: Beyond this a value's square overflows a float: scaling the column would give inf or NaN.
+LARGEST_VALUE = 1e154
+
+
+def value_problem(frame: pd.DataFrame, feature_columns: Sequence[str], text_col: str | None) -> str | None:
+    """What in these columns no feature can be made of, said as the fix, or None.
+
+    A text column must hold text (numbers or lists belong to a tabular data set); numeric columns
+    must be finite and small enough to scale; dates are not encoded.
+    """
+    for column in feature_columns:
+        if column not in frame.columns:
+            continue
+        values = frame[column]
+        if column == text_col:
+            kind = pd.api.types.infer_dtype(values, skipna=True)
+            if kind not in ("string", "empty"):
+                return (
+                    f"text_col {column!r} holds {kind} values, not text: make it a tabular data set "
+                    "(create_data without text_col) or convert the values to text"
+                )
+        elif pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
+            return (
+                f"column {column!r} holds dates or durations ({values.dtype}), which are not encoded: "
+                "derive numbers from it in the raw data or drop it with feature_params "
+                f'{{"drop_columns": ["{column}"]}}'
+            )
+        elif pd.api.types.is_float_dtype(values):
+            array = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            bad = ~np.isfinite(array) & ~np.isnan(array)
+            if bad.any():
+                return (
+                    f"column {column!r} holds {_count(int(bad.sum()), 'infinite value')} (the first at row "
+                    f"{int(np.argmax(bad))}): replace them with numbers, or leave them empty to be imputed"
+                )
+            huge = np.abs(np.nan_to_num(array)) >= LARGEST_VALUE
+            if huge.any():
+                return (
+                    f"column {column!r} holds {_count(int(huge.sum()), 'value')} of {LARGEST_VALUE:g} or more"
+                    f" (e.g. {array[np.argmax(huge)]:g}), too large to scale: rescale the column"
+                )
+    return None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def resolve_params(feature_params: Mapping[str, Any]) -> dict[str, Any]:
     """The defaults with the user's feature parameters applied; unknown names are refused."""
     unknown = sorted(set(feature_params) - set(FEATURE_PARAM_NAMES))

@@ -1,0 +1,74 @@
+"""train_models: values no feature can be made of are a data error before any run, never exit 70."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from bricksml.cli.main import main
+from bricksml.jobs.create_data import create_data
+from bricksml.params import CreateDataParams
+
+ROWS = 400
+
+
+def _table(**columns: object) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"id": np.arange(ROWS), "x": rng.normal(size=ROWS), "label": rng.choice(["a", "b"], ROWS)}
+    )
+    for name, values in columns.items():
+        frame[name] = values
+    return frame
+
+
+def _with(values: np.ndarray, at: int, value: float) -> np.ndarray:
+    values = values.copy()
+    values[at] = value
+    return values
+
+
+CASES = {
+    # name: (frame, text column, fragment of the one-line error)
+    "infinite": (_table(y=_with(np.linspace(0, 1, ROWS), 7, np.inf)), "", "'y' holds 1 infinite value"),
+    "huge": (_table(y=_with(np.linspace(0, 1, ROWS), 3, 1e300)), "", "too large to scale"),
+    "dates": (_table(when=pd.date_range("2024-01-01", periods=ROWS, freq="h")), "", "'when' holds dates"),
+    "numbers_as_text": (_table(note=np.arange(ROWS) % 50), "note", "text_col 'note' holds integer values"),
+}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("values")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BRICKSML_LOCAL_ROOT", str(root))
+        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DATABRICKS_RUNTIME_VERSION"):
+            mp.delenv(name, raising=False)
+        for name, (frame, text_col, _) in CASES.items():
+            path = root / f"{name}.parquet"
+            frame.to_parquet(path)
+            raw = {"data_name": name, "data_version": "v1", "label_col": "label", "id_col": "id"}
+            create_data(CreateDataParams.parse({**raw, "text_col": text_col, "raw_path": str(path)}))
+        yield root
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_unusable_values_are_one_data_error_before_any_run(store: Path, capsys, case: str) -> None:
+    experiment = f"/Shared/values/{case}"
+    code = main(["train", "--data-name", case, "--data-version", "v1", "--experiment-name", experiment])
+    err = capsys.readouterr().err.strip()
+    assert code == 3, err
+    assert len(err.splitlines()) == 1 and CASES[case][2] in err
+    mlflow.set_tracking_uri(f"sqlite:///{store / 'mlflow' / 'mlflow.db'}")
+    assert mlflow.get_experiment_by_name(experiment) is None
+
+
+def test_a_dropped_date_column_no_longer_stops_training(store: Path, capsys) -> None:
+    args = ["train", "--data-name", "dates", "--data-version", "v1", "--gate-mode", "disabled"]
+    assert main([*args, "--feature-params", '{"drop_columns": ["when"]}']) == 0, capsys.readouterr().err
