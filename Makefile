@@ -38,7 +38,7 @@ demo: install
 	@echo "  predictions:        $(BRICKSML_LOCAL_ROOT)/Volumes/main/bricksml/inference/"
 	@echo "  executed notebooks: $(BRICKSML_LOCAL_ROOT)/runs/"
 	@echo "  MLflow store:       $(BRICKSML_LOCAL_ROOT)/mlflow (runs, metrics, plots, registered models)"
-	@echo "  MLflow UI:          $(BIN)/bricksml ui   (then open http://127.0.0.1:5000)"
+	@echo "  MLflow UI:          $(BIN)/bricksml ui   (prints the address of the training runs to open)"
 
 benchmarks: install
 	$(BIN)/python benchmarks/create_data.py

@@ -197,7 +197,15 @@ def test_every_job_has_a_param_file() -> None:
 
 
 def test_variable_defaults_resolve_to_values_the_contract_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("catalog", "schema", "model", "gate_min_f1", "experiment_folder", "inference_experiment_name"):
+    variables = (
+        "catalog",
+        "schema",
+        "model",
+        "gate_min_f1",
+        "experiment_folder",
+        "inference_experiment_name",
+    )
+    for name in variables:
         monkeypatch.delenv(f"BUNDLE_VAR_{name}", raising=False)
     bundle = config.load(ROOT, "dev")
     for job_key, contract in CONTRACTS.items():

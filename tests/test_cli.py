@@ -273,7 +273,8 @@ def test_every_contract_parameter_has_a_flag(command: str, contract: type) -> No
             assert "--no-" + f.name.replace("_", "-") in by_option
         if f.metadata["choices"]:
             assert tuple(action.choices) == tuple(f.metadata["choices"])
-    flags = {a.dest for a in sub._actions if a.option_strings} - {"help", "output"}
+    command_flags = {"help", "output", "fail_on_reject"}  # the command's own, not the contract's
+    flags = {a.dest for a in sub._actions if a.option_strings} - command_flags
     assert flags == set(contract.names())
 
 
@@ -289,6 +290,11 @@ def test_ui_command_points_at_the_local_store(
     assert argv[argv.index("--default-artifact-root") + 1] == (local_root / "mlflow" / "artifacts").as_uri()
     assert argv[argv.index("--port") + 1] == "5123"
     assert Path(argv[0]).name == "mlflow"
+    # A fresh machine has no experiment yet: the experiment list, in the classic ML view, and no
+    # store created just to find that out (mlflow ui creates it).
+    assert data["url"] == "http://127.0.0.1:5123/#/experiments?workflowType=machine_learning"
+    assert data["experiment_id"] is None
+    assert not (local_root / "mlflow" / "mlflow.db").exists()
 
 
 def test_ui_refuses_a_remote_tracking_server(

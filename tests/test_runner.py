@@ -10,6 +10,7 @@ import pytest
 
 from bricksml.bundle import config
 from bricksml.bundle.runner import resolve_parameters, task_order
+from bricksml.cli.commands import run as run_command
 from bricksml.cli.main import main
 from bricksml.data.sample import sentiment
 from bricksml.errors import BricksmlError
@@ -75,6 +76,9 @@ def test_run_create_data_through_a_kernel(local: Path, capsys) -> None:
 
     [task] = data["tasks"]
     assert task["task_key"] == "create_data"
+    # What the notebook ended with (exit_notebook) travels back in the task's result.
+    assert task["result"]["quality"]["rows_in"] == 2000
+    assert task["result"]["splits"] == {s: manifest["splits"][s]["rows"] for s in manifest["splits"]}
     assert Path(task["notebook"]) == ROOT / "notebooks" / "create_data.ipynb"
     executed = Path(task["executed_notebook"])
     assert executed.is_file()
@@ -215,6 +219,21 @@ def test_run_train_models_runs_train_then_validate_in_kernels(local: Path, capsy
     text = "".join(o.get("text", "") for o in _outputs(validate_nb))
     assert "main.bricksml.fs_job v1: promoted" in text
     assert json.loads((run_dir / "task_values" / "validate.json").read_text())["gate_decision"] == "promoted"
+
+    # The run ends with the job's result: the scores on each split, the version and the gate.
+    train, validate = (t["result"] for t in run["tasks"])
+    assert train["model_name"] == "main.bricksml.fs_job" and train["model_version"] == "1"
+    assert validate["decision"] == "promoted" and validate["aliases"]["champion"] == "1"
+    text = run_command.render(run)  # what `bricksml run` prints without --output json
+    assert "trained logistic_regression on financial_sentiment/v1: main.bricksml.fs_job v1" in text
+    for split in ("train", "test", "holdout"):
+        [row] = [line.split() for line in text.splitlines() if line.startswith(f"  {split} ")]
+        assert row == [
+            split,
+            f"{train['metrics'][f'{split}_f1_macro']:.4f}",
+            f"{train['metrics'][f'{split}_accuracy']:.4f}",
+        ]
+    assert "gate: PROMOTED - macro-F1 " in text and "v1 is now @champion" in text
 
 
 @pytest.mark.slow

@@ -28,3 +28,17 @@ class VersionExistsError(BricksmlError):
     """An immutable output (a data version, an inference result) already exists."""
 
     exit_code = 4
+
+
+class ModelRejectedError(BricksmlError):
+    """The promotion gate rejected the model and the user asked for that to fail the command.
+
+    A rejection is a decision, not a failure: only ``--fail-on-reject`` turns it into this error.
+    ``data`` keeps what the command produced (metrics, the gate's record) for whoever reports it.
+    """
+
+    exit_code = 9
+
+    def __init__(self, message: str, data: object = None) -> None:
+        super().__init__(message)
+        self.data = data

@@ -39,11 +39,14 @@ class TaskFailedError(BricksmlError):
 
 @dataclass
 class TaskResult:
+    """One executed notebook task; ``result`` is what its notebook ended with (``exit_notebook``)."""
+
     task_key: str
     notebook: str
     executed_notebook: str
     seconds: float
     job: str
+    result: Any = None
 
 
 @dataclass
@@ -218,6 +221,8 @@ def _run_notebook_task(
     nb = nbformat.read(path, as_version=4)
     run_dir.mkdir(parents=True, exist_ok=True)
     executed = run_dir / f"{task['task_key']}.ipynb"
+    result_file = run_dir / f"{task['task_key']}.result.json"
+    result_file.unlink(missing_ok=True)  # a reused run id must not report an earlier run's result
     env = dict(os.environ)
     env[runtime.INJECTED_PARAMETERS_ENV] = json.dumps(parameters)
     env[runtime.TARGET_ENV] = bundle.target
@@ -253,4 +258,14 @@ def _run_notebook_task(
     nbformat.write(nb, executed)
     seconds = (dt.datetime.now() - started).total_seconds()
     progress.step(f"task {task['task_key']}: done in {seconds:.1f}s -> {executed}")
-    return TaskResult(task["task_key"], str(path), str(executed), round(seconds, 2), job_key)
+    return TaskResult(
+        task["task_key"], str(path), str(executed), round(seconds, 2), job_key, _read_result(result_file)
+    )
+
+
+def _read_result(path: Path) -> Any:
+    """What the notebook passed to ``exit_notebook``, or None when it ended without one."""
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):  # no exit_notebook call, or a torn file: nothing to report
+        return None

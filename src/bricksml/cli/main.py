@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             data = args.handler.run(args)
     except BricksmlError as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return _fail(command_name, message, exc.exit_code, wants_json)
+        return _fail(command_name, message, exc.exit_code, wants_json, getattr(exc, "data", None))
     except KeyboardInterrupt:
         return _fail(command_name, "interrupted", 130, wants_json)
     except SystemExit as exc:  # --help and --version
@@ -91,10 +91,11 @@ def _envelope(command: str, status: str, code: int, data: object, errors: list[s
     return {"command": command, "status": status, "exit_code": code, "data": data, "errors": errors}
 
 
-def _fail(command: str, message: str, code: int, wants_json: bool) -> int:
+def _fail(command: str, message: str, code: int, wants_json: bool, data: object = None) -> int:
+    """One line on stderr; with --output json the envelope, with what the command made (if any)."""
     print(f"error: {message}", file=sys.stderr)
     if wants_json:
-        print(json.dumps(_envelope(command, "error", code, None, [message]), indent=2))
+        print(json.dumps(_envelope(command, "error", code, data, [message]), default=str, indent=2))
     return code
 
 

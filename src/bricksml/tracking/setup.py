@@ -9,6 +9,7 @@ from pathlib import Path
 import mlflow
 
 from bricksml import runtime
+from bricksml.tracking import ui_links
 
 GIT_COMMIT_ENV = "BRICKSML_GIT_COMMIT"
 URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
@@ -30,7 +31,10 @@ def configure() -> str:
 
 
 def experiment_id(name: str) -> str:
-    """The experiment's id, creating it when missing (artifacts beside a local SQLite store)."""
+    """The experiment's id, creating it when missing (artifacts beside a local SQLite store).
+
+    A new experiment is marked as classic machine learning, for MLflow UIs that read the mark.
+    """
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
@@ -39,7 +43,9 @@ def experiment_id(name: str) -> str:
         slug = name.strip("/").replace("/", "__") or "default"
         location = f"{runtime.artifact_root()}/{slug}"
     try:
-        return mlflow.create_experiment(name, artifact_location=location)
+        return mlflow.create_experiment(
+            name, artifact_location=location, tags=ui_links.experiment_kind_tags()
+        )
     except mlflow.exceptions.MlflowException:  # created meanwhile by a concurrent run
         experiment = mlflow.get_experiment_by_name(name)
         if experiment is None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bricksml.bundle import config
 from bricksml.bundle.runner import run_job
+from bricksml.cli import summaries
 from bricksml.errors import BricksmlError
 from bricksml.progress import Progress
 
@@ -40,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bundle-root", default=None, help="folder with databricks.yml (default: search upwards)"
     )
+    summaries.add_fail_on_reject(parser)
 
 
 def pairs(items: list[str], flag: str) -> dict[str, str]:
@@ -71,10 +73,16 @@ def run(args: argparse.Namespace) -> dict:
     overrides = read_params_file(args.params_file) if args.params_file else {}
     overrides.update(pairs(args.param, "--param"))
     job_run = run_job(bundle, args.job, overrides, progress=Progress())
-    return job_run.to_dict()
+    data = job_run.to_dict()
+    if args.fail_on_reject:
+        results = [t["result"] for t in data["tasks"]]  # the gate's among them, if the job has one
+        summaries.raise_if_rejected(results, data, render(data) if args.output == "text" else None)
+    return data
 
 
 def render(data: dict) -> str:
+    """The run, its executed notebooks, then what each task returned (scores, the gate, outputs)."""
     lines = [f"job {data['job']} (target {data['target']}) finished: run {data['run_id']}"]
     lines += [f"  {t['task_key']}: {t['executed_notebook']} ({t['seconds']}s)" for t in data["tasks"]]
+    lines += summaries.tasks_lines(data["tasks"])
     return "\n".join(lines)
