@@ -339,7 +339,13 @@ def _write_artifacts(
             ),
             (
                 f"roc_{split}",
-                plots.curves_figure(y_true, proba, classes, "roc", f"ROC one-vs-rest ({split})"),
+                plots.curves_figure(
+                    y_true,
+                    proba,
+                    classes,
+                    "roc",
+                    f"ROC{'' if len(classes) == 2 else ' one-vs-rest'} ({split})",
+                ),
             ),
             (
                 f"precision_recall_{split}",
