@@ -5,17 +5,23 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Iterator
+from pathlib import Path
 
+import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 import skops.io
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 from bricksml.data import sample
 from bricksml.models.pipeline import ModelSpec, build_pipeline
-from bricksml.tracking import modelstore
+from bricksml.models.types import MODEL_TYPES, fit_params
+from bricksml.tracking import modelstore, setup
 
 
 def _fitted(feature_params: dict) -> tuple[object, object]:
@@ -85,3 +91,73 @@ def test_compact_leaves_tabular_pipelines_alone() -> None:
     before = json.dumps(pipeline.get_params(deep=True), default=repr, sort_keys=True)
     modelstore.compact(pipeline)
     assert json.dumps(pipeline.get_params(deep=True), default=repr, sort_keys=True) == before
+
+
+# -- loading: only what bricksml's own code builds --------------------------------------------
+
+FAST = {"random_forest": {"n_estimators": 10}, "gradient_boosting": {"max_iter": 10}}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local MLflow store (SQLite) of its own for the models these tests register: its experiment."""
+    root = tmp_path_factory.mktemp("modelstore")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BRICKSML_LOCAL_ROOT", str(root))
+        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DATABRICKS_RUNTIME_VERSION"):
+            mp.delenv(name, raising=False)
+        setup.configure()
+        # Artifacts beside the SQLite store, as the jobs keep them (not ./mlruns in the working copy).
+        yield setup.experiment_id("/Shared/bricksml/modelstore-tests")
+    mlflow.set_tracking_uri(None)
+
+
+def _data(kind: str) -> tuple[pd.DataFrame, pd.Series, list[str], str | None]:
+    if kind == "text":
+        frame = sample.sentiment(300, seed=8)
+        return frame[["Sentence"]], frame["Sentiment"], ["Sentence"], "Sentence"
+    frame = sample.customers(300, seed=8)
+    columns = [c for c in frame.columns if c not in ("customer_segment", "customer_id")]
+    return frame[columns], frame["customer_segment"], columns, None
+
+
+@pytest.mark.parametrize("kind", ["text", "tabular"])
+@pytest.mark.parametrize("model_type", sorted(MODEL_TYPES))
+def test_every_model_type_registered_loads_through_the_code_derived_trust(
+    store: str, model_type: str, kind: str
+) -> None:
+    x, y, columns, text_col = _data(kind)
+    feature_params = {"svd_components": 20} if model_type == "gradient_boosting" and text_col else {}
+    if text_col and model_type == "logistic_regression":
+        feature_params = {"char_ngrams": [2, 4]}  # the FeatureUnion path too
+    spec = ModelSpec(model_type, FAST.get(model_type, {}), feature_params, seed=0)
+    pipeline = build_pipeline(spec, x.assign(label=y), columns, text_col)
+    trusted = modelstore.trusted_types(pipeline, model_type)
+    pipeline.fit(x, y, **fit_params(model_type, y))
+    expected = pipeline.predict_proba(x)
+    name = f"main.bricksml.store_{kind}_{model_type}"
+    with mlflow.start_run(experiment_id=store):
+        logged = modelstore.log_and_register(pipeline, x, name, trusted, {})
+
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{logged.version}"))
+    stored = skops.io.get_untrusted_types(file=local / "model.skops")
+    assert set(stored) <= modelstore.allowed_types(), set(stored) - modelstore.allowed_types()
+    loaded = modelstore.load(f"models:/{name}/{logged.version}")
+    # A forest sums its trees' votes in threads: the last bit may differ from run to run.
+    np.testing.assert_allclose(loaded.predict_proba(x), expected, rtol=1e-12, atol=1e-15)
+
+
+def test_allowed_types_are_the_code_s_and_exclude_what_no_model_holds() -> None:
+    allowed = modelstore.allowed_types()
+    # The one function a text pipeline holds, and the fitted-only types the model types declare.
+    assert "numpy.ravel" in allowed
+    for kind in MODEL_TYPES.values():
+        assert set(kind.fitted_types) <= allowed, kind.name
+    for dangerous in ("pandas.to_pickle", "pandas.io.pickle.to_pickle", "builtins.eval", "os.system"):
+        assert dangerous not in allowed
+
+
+def test_a_pipeline_holding_a_foreign_type_is_refused_before_training() -> None:
+    pipeline = Pipeline([("leak", FunctionTransformer(pd.to_pickle)), ("model", LogisticRegression())])
+    with pytest.raises(ValueError, match=r"pandas\.to_pickle"):
+        modelstore.trusted_types(pipeline, "logistic_regression")

@@ -3,6 +3,9 @@
 For tables too big for one machine, on Databricks. The model's pipeline takes the raw columns, so
 the UDF receives them as they are in the table. Spark writes the predictions as a folder of Parquet
 parts under ``predictions.parquet``; the caller publishes the folder atomically like any output.
+The UDF loads the artifact with MLflow's own loader, which trusts the types the artifact lists:
+the caller must have loaded the same URI through ``modelstore.load`` first (inference does), so
+that only an artifact holding nothing but bricksml's own types reaches it.
 """
 
 from __future__ import annotations

@@ -3,13 +3,17 @@
 Output: ``{output_root}/{model_name}/v{version}/{run_timestamp}/`` with ``predictions.parquet``
 and ``metadata.json``, written to a temporary folder and renamed into place (never overwritten).
 When the input carries the label, the metrics go to an MLflow run linked to the model version.
+An output root that cannot take the folder (a file in the path, read-only, full) is an
+:class:`OutputError` (exit 2) and leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,7 @@ import pyarrow.parquet as pq
 
 from bricksml import __version__, runtime
 from bricksml.data.store import publish_new
-from bricksml.errors import DataError
+from bricksml.errors import BricksmlError, DataError
 from bricksml.inference import source, spark
 from bricksml.inference.model import ResolvedModel, resolve
 from bricksml.models import evaluate
@@ -33,14 +37,12 @@ from bricksml.tracking import modelstore, setup
 PREDICTIONS = "predictions.parquet"
 METADATA = "metadata.json"
 ROW_NUMBER = "row_number"
-_ARROW_TYPES = {
-    "string": pa.string(),
-    "double": pa.float64(),
-    "float": pa.float64(),
-    "long": pa.float64(),  # numbers as float: a missing value must not break an integer column
-    "integer": pa.float64(),
-    "boolean": pa.bool_(),
-}
+
+
+class OutputError(BricksmlError):
+    """The output root cannot take the predictions: the ``output_root`` parameter must change."""
+
+    exit_code = 2
 
 
 @dataclass
@@ -79,8 +81,9 @@ def run_inference(params: InferenceParams, progress: Progress = SILENT) -> Infer
     info = mlflow.models.get_model_info(resolved.load_uri)
     if info.signature is None or info.signature.inputs is None:
         raise DataError(f"{resolved.model_uri} has no input signature; it cannot be scored safely")
-    features = {c.name: _ARROW_TYPES.get(str(c.type), pa.string()) for c in info.signature.inputs.inputs}
-    model = modelstore.load(resolved.load_uri)
+    features = source.model_types(info.signature.inputs)
+    # Before any input is read, and for the Spark path too: its UDF loads this very artifact.
+    model = modelstore.load(resolved.load_uri, allow_unsafe_formats=params.allow_unsafe_model_formats)
     classes = [str(c) for c in model.classes_]
 
     tags = resolved.tags
@@ -118,7 +121,7 @@ def run_inference(params: InferenceParams, progress: Progress = SILENT) -> Infer
             ):
                 if text_col in frame:
                     state.null_text += int(frame[text_col].isna().sum())
-                proba = model.predict_proba(frame[list(features)])
+                proba = _predict(model, frame[list(features)], state.rows)
                 table = _output_table(
                     frame, proba, classes, id_col, params.carry_columns, resolved, scored_at, state.rows
                 )
@@ -161,7 +164,7 @@ def run_inference(params: InferenceParams, progress: Progress = SILENT) -> Infer
         }
 
     progress.step(f"scoring {scoring.description} -> {target}")
-    publish_new(target, write, what=f"inference output {target.name}")
+    _publish(params, target, write)
     metrics = state.metrics()
     mlflow_run_id = _log_run(params, resolved, scoring, target, state, metrics)
     if state.null_text:
@@ -205,7 +208,7 @@ def _score_table(
         (tmp / METADATA).write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
 
     progress.step(f"scoring table {params.input_table} with Spark -> {target}")
-    publish_new(target, write, what=f"inference output {target.name}")
+    _publish(params, target, write)
     return InferenceResult(
         output_path=str(target),
         rows=rows,
@@ -221,6 +224,52 @@ def _score_table(
         mlflow_run_id=None,
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _predict(model: Any, frame: pd.DataFrame, offset: int) -> np.ndarray:
+    """The class probabilities; what the pipeline refuses in the data is the data's problem."""
+    try:
+        return model.predict_proba(frame)
+    except ValueError as exc:  # the input columns were converted to the signature's types first
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        rows = f"rows {offset + 1}-{offset + len(frame)}"
+        raise DataError(f"the model cannot score input {rows}: {first}") from None
+
+
+def _publish(params: InferenceParams, target: Path, write: Callable[[Path], None]) -> None:
+    """Publish the output folder; a location that cannot take it is the ``output_root``'s fault.
+
+    Folders this run created for it are removed again when empty: a failure leaves nothing.
+    """
+    created = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
+    try:
+        publish_new(target, write, what=f"inference output {target.name}")
+    except BaseException as exc:
+        for folder in created:  # deepest first
+            try:
+                folder.rmdir()
+            except (FileNotFoundError, NotADirectoryError):  # never made: the failure came first
+                continue
+            except OSError:  # not empty: another run writes there too
+                break
+        if isinstance(exc, OSError):  # reading errors are DataErrors already: this is the output side
+            raise OutputError(_output_problem(params.output_location, target, exc)) from None
+        raise
+
+
+def _output_problem(root: str, target: Path, exc: OSError) -> str:
+    where = f"output_root {root!r}"
+    blocking = next((p for p in target.parents if p.is_file()), None)
+    if blocking is not None or exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        found = f"{blocking} is a file" if blocking is not None else "a file is in the way"
+        return f"{where}: {found}, not a folder; choose a folder for the predictions"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{where}: no space left on the device of {target.parent}; free space or choose another folder"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"{where}: {target.parent} is not writable ({exc.strerror}); choose a writable folder"
+    reason = exc.strerror or type(exc).__name__
+    return f"{where}: cannot write {target.parent} ({reason}); choose another folder"
 
 
 def _readable(types: dict[str, pa.DataType | None], files: list[Path]) -> dict[str, pa.DataType | None]:

@@ -55,6 +55,12 @@ class InferenceParams(Contract):
         check=schema_check,
     )
     model_alias: str = param("champion", help="Alias of model_name to score with.", check=name_check)
+    allow_unsafe_model_formats: bool = param(
+        False,
+        kind="bool",
+        help="Load a model stored as pickle or cloudpickle (loading runs code from the file): only for"
+        " a model whose registrant you trust. train_models stores skops, which loads without it.",
+    )
     data_name: str = param("", help="Data set whose split to score.", check=name_check)
     data_version: str = param("", help="Data version whose split to score.", check=name_check)
     split: str = param("", choices=SPLITS, help="Split to score. Empty: holdout, else test.")

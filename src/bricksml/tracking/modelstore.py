@@ -1,11 +1,20 @@
-"""Log a fitted pipeline as an MLflow model and register it as a new version."""
+"""Log a fitted pipeline as an MLflow model, register it, and load one back without running its code.
+
+Loading trusts what bricksml's own code can build, never what the artifact says about itself: an
+MLmodel file lists its ``skops_trusted_types``, so whoever registers a version would otherwise
+decide what loading it may construct and call. Every loader (inference, the gate, serving, the app)
+goes through :func:`load`.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
+import pickle
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -14,18 +23,31 @@ import scipy
 import sklearn
 import skops
 import skops.io
+import yaml
 from mlflow.environment_variables import MLFLOW_SKIP_PIP_REQUIREMENTS_CHECK
+from mlflow.exceptions import MlflowException
 from mlflow.models import Model, infer_signature
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from bricksml import runtime
+from bricksml.errors import DataError
+from bricksml.models import features
 from bricksml.models.types import MODEL_TYPES
 from bricksml.tracking import registry
 
 MODEL_ARTIFACT = "model"
 FITTED_NUMPY = ("numpy.dtype",)
 INPUT_EXAMPLE_ROWS = 5
+SAFE_FORMAT = "skops"
+#: Formats whose loading runs whatever code the file names: refused unless the caller allows them.
+UNSAFE_FORMATS = ("pickle", "cloudpickle")
+#: The parameter that allows them, named in the refusal (inference's contract has it).
+ALLOW_UNSAFE = "allow_unsafe_model_formats"
+
+
+class UnsafeModelError(DataError):
+    """A model artifact that loading could let run code; refused before any of it is deserialized."""
 
 
 @dataclass(frozen=True)
@@ -56,10 +78,39 @@ def trusted_types(pipeline: Pipeline, model_type: str) -> list[str]:
     """
     unfitted = skops.io.get_untrusted_types(data=skops.io.dumps(clone(pipeline)))
     found = sorted({*unfitted, *FITTED_NUMPY, *MODEL_TYPES[model_type].fitted_types})
-    foreign = [t for t in found if not t.startswith(("sklearn.", "numpy.", "scipy."))]
-    if foreign:
-        raise ValueError(f"the pipeline holds types outside scikit-learn/NumPy/SciPy: {foreign}")
+    foreign = [t for t in found if t not in allowed_types()]
+    if foreign:  # refused now, before training: the loader would refuse the model afterwards
+        raise ValueError(f"the pipeline holds types no bricksml model type declares: {foreign}")
     return found
+
+
+@functools.cache
+def allowed_types() -> frozenset[str]:
+    """Every type outside skops' defaults that a bricksml model can hold: all :func:`load` trusts.
+
+    Derived from the code, never from an artifact: each model type's pipeline is built, unfitted,
+    for text (word and character TF-IDF, with SVD for dense types) and for tabular data (numeric
+    columns with each scaling the type accepts, categorical columns), and its skops dump is walked;
+    to that come the fitted-only types each model type declares next to its estimator
+    (``ModelType.fitted_types``). Unfitted dumps keep this cheap (~0.15 s, once per process);
+    tests/test_modelstore.py fits every type on text and tabular data and checks nothing is missing.
+    """
+    found = {*FITTED_NUMPY}
+    text = features.resolve_params({"char_ngrams": [2, 4]})
+    for kind in MODEL_TYPES.values():
+        found.update(kind.fitted_types)
+        variants = [({"text": ["text"], "numeric": [], "categorical": []}, text)]
+        for scaling in ("standard", "minmax", "none"):
+            tabular = {"text": [], "numeric": ["number"], "categorical": ["category"]}
+            variants.append((tabular, features.resolve_params({"scaling": scaling})))
+        for columns, params in variants:
+            try:
+                preprocess = features.build_features(columns, params, kind, 0)
+            except features.FeatureParamError:  # a scaling this type refuses: no model holds it
+                continue
+            pipeline = Pipeline([("features", preprocess), ("model", kind.estimator({}, 0))])
+            found.update(skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)))
+    return frozenset(found)
 
 
 def compact(pipeline: Pipeline) -> Pipeline:
@@ -160,6 +211,86 @@ class _SklearnFlavor:
 _SKLEARN_FLAVOR = _SklearnFlavor()
 
 
-def load(model_uri: str) -> Pipeline:
-    """The fitted scikit-learn pipeline behind a model URI (for predict_proba and classes_)."""
-    return mlflow.sklearn.load_model(model_uri)
+def load(model_uri: str, *, allow_unsafe_formats: bool = False, permission: str = ALLOW_UNSAFE) -> Pipeline:
+    """The fitted scikit-learn pipeline behind a model URI, loaded without running code it brings.
+
+    A skops artifact loads only when every type it holds is one :func:`allowed_types` lists (the
+    list in its MLmodel is ignored); pickle and cloudpickle artifacts run code by design and load
+    only with ``allow_unsafe_formats``, which the caller takes from its ``permission`` parameter
+    (named in the refusal). Refusals are :class:`UnsafeModelError` (exit 3); nothing of a refused
+    file is deserialized.
+    """
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
+    return load_local(local, model_uri, allow_unsafe_formats=allow_unsafe_formats, permission=permission)
+
+
+def load_local(
+    local: Path, asked: str, *, allow_unsafe_formats: bool = False, permission: str = ALLOW_UNSAFE
+) -> Pipeline:
+    """:func:`load` for a model folder already on disk; ``asked`` names it in errors."""
+    try:
+        flavors = Model.load(str(local)).flavors
+    except (OSError, ValueError, MlflowException, yaml.YAMLError):
+        raise DataError(f"{asked}: no readable MLmodel file; it is not an MLflow model") from None
+    conf = flavors.get("sklearn")
+    if not isinstance(conf, dict) or not isinstance(conf.get("pickled_model"), str):
+        raise DataError(
+            f"{asked}: not a scikit-learn model (flavors: {', '.join(flavors) or 'none'}); "
+            "bricksml scores the pipelines train_models registers"
+        )
+    root = local.resolve()
+    file = (root / conf["pickled_model"]).resolve()
+    if not file.is_relative_to(root) or not file.is_file():
+        raise UnsafeModelError(f"{asked}: its model file {conf['pickled_model']!r} is not in the artifact")
+    fmt = conf.get("serialization_format", "pickle")  # MLflow's own default for an unnamed format
+    if fmt == SAFE_FORMAT:
+        model = _load_skops(file, asked)
+    elif fmt in UNSAFE_FORMATS:
+        if not allow_unsafe_formats:
+            raise UnsafeModelError(
+                f"{asked}: refused, it is stored as {fmt}, which runs code from the file when loaded; "
+                f"retrain it with train_models (skops format) or, only if you trust whoever registered "
+                f"it, set {permission}=true"
+            )
+        model = _load_unsafe(file, fmt, asked)
+    else:
+        raise DataError(f"{asked}: unknown serialization_format {fmt!r}; bricksml loads skops models")
+    if not (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
+        raise DataError(f"{asked}: holds a {type(model).__name__}, not a fitted classifier (predict_proba)")
+    return model
+
+
+def _load_skops(file: Path, asked: str) -> Pipeline:
+    try:
+        found = skops.io.get_untrusted_types(file=file)  # reads the schema only: nothing is built
+    except Exception as exc:  # any parse failure of a file someone else wrote is theirs, not a bug
+        raise DataError(f"{asked}: its skops file cannot be read ({_first_line(exc)})") from None
+    foreign = sorted(set(found) - allowed_types())
+    if foreign:
+        listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise UnsafeModelError(
+            f"{asked}: refused, its skops file holds {listed}, which no bricksml model contains and "
+            "loading could run; retrain it with train_models"
+        )
+    try:
+        return skops.io.load(file, trusted=found)
+    except Exception as exc:  # e.g. a version of scikit-learn that lacks a stored type
+        raise DataError(f"{asked}: its skops file cannot be loaded ({_first_line(exc)})") from None
+
+
+def _load_unsafe(file: Path, fmt: str, asked: str) -> Pipeline:
+    """Unpickle, as the caller explicitly allowed: this runs whatever the file names."""
+    try:
+        with file.open("rb") as handle:
+            if fmt == "cloudpickle":
+                import cloudpickle  # an MLflow dependency, needed only here
+
+                return cloudpickle.load(handle)
+            return pickle.load(handle)
+    except Exception as exc:  # a missing module, a truncated file: the artifact's problem
+        raise DataError(f"{asked}: its {fmt} file cannot be loaded ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
