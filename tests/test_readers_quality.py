@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bricksml.data import arrow, quality, readers
 from bricksml.data.store import file_sha256
@@ -178,3 +183,276 @@ def test_taken_rows_come_in_the_same_chunks_whatever_the_source_chunks() -> None
         == [len(c) for c in many.chunks]
         == [arrow.BLOCK_ROWS, 100_000 - arrow.BLOCK_ROWS]
     )
+
+
+# -- nothing lost in reading: bad records, quoting, headers, formats ----------------------------
+
+
+def _texts(n: int) -> list[str]:
+    return [f"sentence number {i}, with a comma" for i in range(n)]
+
+
+def test_tsv_with_a_stray_quote_keeps_every_line_as_one_row(tmp_path: Path) -> None:
+    texts = _texts(50)
+    texts[10] = '"Buy now, he said'  # opens a quote that never closes: CSV rules would swallow lines
+    texts[20] = 'a 5" screen'
+    path = tmp_path / "raw.tsv"
+    path.write_text("text\tlabel\n" + "".join(f"{t}\t{i % 3}\n" for i, t in enumerate(texts)))
+    frame, sources = readers.read_raw(path)
+    lines = path.read_text().count("\n") - 1
+    assert len(frame) == lines == 50, "one row per line"
+    assert frame["text"].tolist() == texts, "the quotes are text, kept as they are"
+    assert not frame["text"].str.contains("\n").any(), "no line merged into another"
+    assert (sources[0].quoting, sources[0].records, sources[0].bad_records) == ("none", 50, 0)
+
+
+def test_tsv_read_with_csv_quoting_names_the_merged_lines(tmp_path: Path) -> None:
+    path = tmp_path / "raw.tsv"
+    path.write_text('text\tlabel\nfine\t0\n"Buy now\t1\nnext\t2\nlast\t0\n')
+    with pytest.raises(DataError, match=r"1 of 2 records .*lines 3-5 are one record.*quoting=none") as info:
+        readers.read_raw(path, readers.ReadOptions(quoting="csv"))
+    assert "\n" not in str(info.value)
+
+
+MERGED = 'text,label\nfine,0\n"Buy now, he said,1\nnext,2\nclosed" here,0\nlast,1\n'
+
+
+def test_csv_with_a_merged_record_fails_by_default_with_its_lines(tmp_path: Path) -> None:
+    path = tmp_path / "raw.csv"
+    path.write_text(MERGED)
+    with pytest.raises(
+        DataError, match=r"^raw file 'raw.csv': 1 of 3 records .*lines 3-5 are one record"
+    ) as info:
+        readers.read_raw(path)
+    message = str(info.value)
+    assert "\n" not in message and "bad_records=drop" in message and "quoting=none" in message
+
+
+def test_csv_merged_record_dropped_or_kept_as_asked(tmp_path: Path) -> None:
+    path = tmp_path / "raw.csv"
+    path.write_text(MERGED)
+    frame, sources = readers.read_raw(path, readers.ReadOptions(bad_records="drop"))
+    assert frame["text"].tolist() == ["fine", "last"]
+    source = sources[0]
+    assert (source.records, source.rows, source.bad_records, source.dropped) == (3, 2, 1, 1)
+    assert [b.to_dict() for b in source.examples] == [
+        {"file": "raw.csv", "line": 3, "last_line": 5, "kind": "merged", "fields": 2, "expected": 2}
+    ]
+    frame, sources = readers.read_raw(path, readers.ReadOptions(bad_records="keep"))
+    assert len(frame) == 3 and frame["text"][1] == "Buy now, he said,1\nnext,2\nclosed here"
+    assert (sources[0].bad_records, sources[0].dropped) == (1, 0)
+
+
+def test_a_quoted_value_over_several_lines_is_one_good_record(tmp_path: Path) -> None:
+    """Two paragraphs in one quoted value are text; a quote that swallows whole records is not."""
+    path = tmp_path / "raw.csv"
+    path.write_text('id,text,label\n1,"First paragraph.\nSecond, with a comma.",pos\n2,Plain,neg\n')
+    frame, sources = readers.read_raw(path)
+    assert frame["text"].tolist() == ["First paragraph.\nSecond, with a comma.", "Plain"]
+    assert (sources[0].records, sources[0].bad_records) == (2, 0)
+    path.write_text('id,text,label\n1,"Opened and never closed,pos\n2,Plain,neg\n3,Last,pos\n')
+    with pytest.raises(DataError, match=r"lines 2-4 are one record"):
+        readers.read_raw(path)
+
+
+RAGGED = "a,b,label\n1,2,x\n3,4,y,extra\n5,6,x\n7,y\n8,9,x\n"
+
+
+def test_ragged_records_fail_with_their_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "raw.csv"
+    path.write_text(RAGGED)
+    with pytest.raises(DataError, match=r"2 of 5 records .*line 3 has 4 fields; line 5 has 2 fields"):
+        readers.read_raw(path)
+    frame, sources = readers.read_raw(path, readers.ReadOptions(bad_records="drop"))
+    assert frame["a"].tolist() == [1, 5, 8] and sources[0].dropped == 2
+    with pytest.raises(DataError, match="more fields than the header cannot be kept"):
+        readers.read_raw(path, readers.ReadOptions(bad_records="keep"))
+    path.write_text("a,b,label\n1,2,x\n7,y\n")
+    frame, _ = readers.read_raw(path, readers.ReadOptions(bad_records="keep"))
+    assert len(frame) == 2 and frame["label"].isna().tolist() == [False, True]
+
+
+def test_every_bad_record_is_counted_even_past_the_examples(tmp_path: Path) -> None:
+    path = tmp_path / "raw.csv"
+    body = "".join("1,2\n" if i % 2 else "1,2,3\n" for i in range(100))
+    path.write_text("a,b\n" + body)
+    frame, sources = readers.read_raw(path, readers.ReadOptions(bad_records="drop"))
+    assert len(frame) == 50 and sources[0].bad_records == 50 and sources[0].records == 100
+    assert len(sources[0].examples) == readers.EXAMPLES
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "text,label\nx,0\n\ny,1\n\n\n",  # blank lines inside and at the end
+        "\n\ntext,label\r\nx,0\r\n\r\ny,1\r\n",  # blank lines first, Windows line ends
+        'text,label\n"x, quoted",0\n"say ""y""",1',  # quoted values, no line end at the end
+        "text,label\n   \nx,0\ny,1\n",  # a line of spaces
+        "text,label\nx,0\ry,1\n",  # an old Mac line end
+    ],
+)
+def test_well_formed_files_have_no_bad_records(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "raw.csv"
+    path.write_bytes(content.encode())
+    frame, sources = readers.read_raw(path)
+    assert len(frame) == 2 and frame["label"].tolist() == [0, 1]
+    assert (sources[0].records, sources[0].bad_records) == (2, 0)
+
+
+def test_tsv_that_quotes_its_values_is_noted(tmp_path: Path) -> None:
+    path = tmp_path / "raw.tsv"
+    path.write_text("text\tlabel\n" + "".join(f'"text {i}"\t{i % 2}\n' for i in range(10)))
+    frame, sources = readers.read_raw(path)
+    assert frame["text"][0] == '"text 0"'
+    assert any("quoting=csv" in note for note in sources[0].notes)
+    frame, _ = readers.read_raw(path, readers.ReadOptions(quoting="csv"))
+    assert frame["text"][0] == "text 0"
+
+
+def test_a_headerless_file_is_named_with_columns(tmp_path: Path) -> None:
+    path = tmp_path / "raw.csv"
+    path.write_text("good, results,pos\nloss,neg\n".replace("good, results", '"good, results"'))
+    frame, sources = readers.read_raw(path, readers.ReadOptions(header=False, columns=("text", "label")))
+    assert list(frame.columns) == ["text", "label"]
+    assert frame["text"].tolist() == ["good, results", "loss"], "the first line is data, not a header"
+    assert sources[0].header is False and sources[0].records == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            readers.ReadOptions(header=False, columns=("a", "b", "c")),
+            r"columns gives 3 names .* has 2 fields",
+        ),
+        (readers.ReadOptions(header=True, columns=("a", "b")), "set header=false"),
+        (readers.ReadOptions(header=False), "header=false needs columns"),
+    ],
+)
+def test_wrong_columns_are_one_clear_line(tmp_path: Path, options: readers.ReadOptions, message: str) -> None:
+    path = tmp_path / "raw.csv"
+    path.write_text("x,1\ny,2\n")
+    with pytest.raises(DataError, match=message) as info:
+        readers.read_raw(path, options)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["csv", "tsv", "parquet", "jsonl"])
+def test_a_file_without_extension_is_read_by_its_content(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "export"
+    if kind == "parquet":
+        FRAME.to_parquet(path, index=False)
+    elif kind == "jsonl":
+        FRAME.to_json(path, orient="records", lines=True)
+    else:
+        FRAME.to_csv(path, sep="\t" if kind == "tsv" else ",", index=False)
+    frame, sources = readers.read_raw(path)
+    assert frame.equals(FRAME.astype(frame.dtypes.to_dict())) and sources[0].format == kind
+    frame, sources = readers.read_raw(path, readers.ReadOptions(format=kind))
+    assert frame["text"].tolist() == FRAME["text"].tolist() and sources[0].format == kind
+
+
+def test_an_explicit_format_reads_any_extension_and_refuses_a_mismatch(tmp_path: Path) -> None:
+    path = tmp_path / "raw.dat"
+    FRAME.to_csv(path, sep="\t", index=False)
+    with pytest.raises(DataError, match="set format"):
+        readers.read_raw(path)
+    frame, _ = readers.read_raw(path, readers.ReadOptions(format="tsv"))
+    assert frame["label"].tolist() == ["pos", "neg", "neu"]
+    FRAME.to_parquet(path, index=False)
+    with pytest.raises(DataError, match="is a Parquet file, not csv"):
+        readers.read_raw(path, readers.ReadOptions(format="csv"))
+
+
+def test_a_folder_takes_files_without_extension_and_skips_others(tmp_path: Path) -> None:
+    FRAME.iloc[:2].to_csv(tmp_path / "part-0000", index=False)
+    FRAME.iloc[2:].to_csv(tmp_path / "part-0001.csv", index=False)
+    (tmp_path / "notes.md").write_text("# not data")
+    frame, sources = readers.read_raw(tmp_path)
+    assert frame["label"].tolist() == ["pos", "neg", "neu"]
+    assert [Path(s.path).name for s in sources] == ["part-0000", "part-0001.csv"]
+
+
+def _records_as_pandas_has_them(raw: str, sep: str, quoting: str) -> int:
+    """Records in ``raw``, header included: all but the lines of white space only (not the delimiter)."""
+    space = " \t\r\n".replace(sep, "")
+    if quoting == "none":  # no quotes: a record per line
+        return sum(1 for line in raw.splitlines() if line.strip(space))
+    last = [""]
+
+    def lines() -> Iterator[str]:
+        for line in io.StringIO(raw, newline=""):
+            last[0] = line
+            yield line
+
+    reader = csv.reader(lines(), delimiter=sep)
+    starts, records = 0, 0
+    for row in reader:
+        one_line, starts = reader.line_num == starts + 1, reader.line_num
+        records += not (len(row) <= 1 and one_line and not last[0].strip(space))
+    return records
+
+
+_VALUE = st.text(alphabet=' ab,;"\t\r\n', max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(_VALUE, _VALUE), min_size=1, max_size=12),
+    st.lists(st.tuples(st.integers(0, 11), st.integers(0, 8), st.sampled_from('",\n\r\t')), max_size=3),
+    st.sampled_from([",", "\t"]),
+    st.sampled_from(readers.QUOTING),
+    st.sampled_from(readers.BAD_RECORDS),
+)
+def test_no_record_is_ever_lost_silently(tmp_path_factory, values, damage, sep, quoting, bad_records) -> None:
+    """Whatever stray quotes, delimiters or line breaks a file has, each of its records becomes a
+    row, or is dropped and counted (bad_records=drop), or the read fails in one line."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=sep, lineterminator="\n")
+    writer.writerow(["text", "label"])
+    for i, (a, b) in enumerate(values):
+        writer.writerow([f"r{i}{a}", f"{b}x"])
+    lines = out.getvalue().split("\n")
+    for line, at, char in damage:  # damage a line after the header
+        line = 1 + line % (len(lines) - 1)
+        lines[line] = lines[line][:at] + char + lines[line][at:]
+    path = tmp_path_factory.mktemp("raw") / "raw.txt"
+    path.write_text("\n".join(lines))
+    try:
+        frame, sources = readers.read_raw(path, readers.ReadOptions(quoting=quoting, bad_records=bad_records))
+    except DataError as exc:
+        assert "\n" not in str(exc) and (bad_records != "drop" or "encoding" in str(exc))
+        return
+    source, raw = sources[0], path.read_text()
+    assert source.records == _records_as_pandas_has_them(raw, source.delimiter, source.quoting) - 1, raw
+    assert len(frame) == source.records - source.dropped, "a row for every record not dropped"
+    assert source.dropped == (source.bad_records if bad_records == "drop" else 0)
+    assert bad_records != "fail" or source.bad_records == 0
+
+
+def test_quality_report_speaks_of_rows_for_tabular_and_texts_for_text() -> None:
+    tabular = pd.DataFrame({"age": [30, 30, 41, 41], "label": ["a", "b", "c", "c"]})
+    report = quality.assess(tabular, label_col="label", text_col=None, id_col=None, duplicates="keep")[2]
+    joined = "\n".join(report.lines())
+    assert "sets of rows with the same features appear with different labels" in joined
+    assert "same features and label" in joined and "text" not in joined
+    text = pd.DataFrame({"text": ["up", "up", "down", "down"], "label": ["a", "b", "c", "c"]})
+    report = quality.assess(text, label_col="label", text_col="text", id_col=None, duplicates="keep")[2]
+    joined = "\n".join(report.lines())
+    assert "1 texts appear with different labels" in joined and "same text and label" in joined
+
+
+def test_quality_rows_account_for_every_record() -> None:
+    frame = pd.DataFrame({"text": ["a", "a", " ", "b", "c"], "label": ["x", "x", "y", None, "y"]})
+    report = quality.assess(frame, label_col="label", text_col="text", id_col=None, duplicates="drop")[2]
+    report.records_in_file = 7
+    report.bad_records = {"found": 2, "dropped": 2, "action": "drop", "examples": []}
+    rows = report.to_dict()["rows"]
+    assert rows == {
+        "records_in_file": 7,
+        "read": 5,
+        "dropped": {"bad_records": 2, "missing_label": 1, "empty_text": 1, "exact_duplicates": 1},
+        "kept": 2,
+    }
+    assert rows["records_in_file"] == rows["kept"] + sum(rows["dropped"].values())
+    assert "text" not in report.to_dict(), "the wording switch is not stored"

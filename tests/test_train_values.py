@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
 
 from bricksml.cli.main import main
 from bricksml.jobs.create_data import create_data
@@ -54,6 +56,23 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             frame.to_parquet(path)
             raw = {"data_name": name, "data_version": "v1", "label_col": "label", "id_col": "id"}
             create_data(CreateDataParams.parse({**raw, "text_col": text_col, "raw_path": str(path)}))
+        leaky = _table()
+        leaky["settled"] = np.where(leaky["label"] == "a", 1.0, 0.0) + np.random.default_rng(1).normal(
+            0, 0.01, ROWS
+        )
+        path = root / "leaky.parquet"
+        leaky.to_parquet(path)
+        create_data(
+            CreateDataParams.parse(
+                {
+                    "data_name": "leaky",
+                    "data_version": "v1",
+                    "label_col": "label",
+                    "id_col": "id",
+                    "raw_path": str(path),
+                }
+            )
+        )
         yield root
     mlflow.set_tracking_uri(None)
 
@@ -72,3 +91,22 @@ def test_unusable_values_are_one_data_error_before_any_run(store: Path, capsys, 
 def test_a_dropped_date_column_no_longer_stops_training(store: Path, capsys) -> None:
     args = ["train", "--data-name", "dates", "--data-version", "v1", "--gate-mode", "disabled"]
     assert main([*args, "--feature-params", '{"drop_columns": ["when"]}']) == 0, capsys.readouterr().err
+
+
+def test_a_suspected_leak_is_named_on_the_training_run_until_dropped(store: Path, capsys) -> None:
+    manifest = json.loads((store / "Volumes/main/bricksml/data/leaky/v1/manifest.json").read_text())
+    assert [leak["column"] for leak in manifest["quality"]["suspected_leaks"]] == ["settled"]
+    args = ["train", "--data-name", "leaky", "--data-version", "v1", "--gate-mode", "disabled"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "warning: column 'settled' is a suspected leak" in out and '{"drop_columns": ["settled"]}' in out
+    args += ["--output", "json"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)["data"]
+    assert [leak["column"] for leak in result["suspected_leaks"]] == ["settled"]
+    assert MlflowClient().get_run(result["run_id"]).data.tags["suspected_leaks"] == "settled"
+
+    assert main([*args, "--feature-params", '{"drop_columns": ["settled"]}']) == 0
+    result = json.loads(capsys.readouterr().out)["data"]
+    assert result["suspected_leaks"] == []
+    assert "suspected_leaks" not in MlflowClient().get_run(result["run_id"]).data.tags

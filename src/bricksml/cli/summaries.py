@@ -103,7 +103,8 @@ def train_lines(result: Mapping[str, Any], metric: str | None = None) -> list[st
         head += f" (MLflow run {result['run_id']})"
     metrics = result.get("metrics")
     table = score_table(metrics if isinstance(metrics, Mapping) else {}, metric)
-    return [head, *("  " + row for row in table)]
+    leaks = [leak["message"] for leak in result.get("suspected_leaks") or [] if isinstance(leak, Mapping)]
+    return [head, *("  " + row for row in table), *(f"warning: {message}" for message in leaks)]
 
 
 def split_metrics(metrics: Mapping[str, Any]) -> dict[str, dict[str, float]]:

@@ -13,10 +13,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bricksml.data import arrow
+from bricksml.data import arrow, leaks
 from bricksml.errors import DataError
 
 EXAMPLES = 3
+#: Bad records named on the screen (the manifest keeps more).
+_LINE_EXAMPLES = 5
 #: Normalised text is grouped in buckets of about this many bytes, so that the hash table of
 #: distinct texts never holds the whole column at once.
 _BUCKET_BYTES = 4 << 20
@@ -27,7 +29,12 @@ _SENTINEL = pa.array(["x"], pa.large_string())
 
 @dataclass
 class QualityReport:
-    """Counts a person reads before trusting the splits (also stored in the manifest)."""
+    """Counts a person reads before trusting the splits (also stored in the manifest).
+
+    ``text`` only chooses the wording (texts or rows); it is not stored. Every record in the raw
+    files is accounted for: ``records_in_file`` = bad records dropped + ``rows_in``, and
+    ``rows_in`` = missing label + empty text + duplicates dropped + ``rows_out`` (see :attr:`rows`).
+    """
 
     rows_in: int = 0
     rows_out: int = 0
@@ -40,29 +47,71 @@ class QualityReport:
     duplicate_ids: int = 0
     class_counts: dict[str, int] = field(default_factory=dict)
     conflict_examples: list[str] = field(default_factory=list)
+    records_in_file: int = 0
+    bad_records: dict = field(
+        default_factory=lambda: {"found": 0, "dropped": 0, "action": "fail", "examples": []}
+    )
+    rare_classes: dict[str, int] = field(default_factory=dict)
+    suspected_leaks: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    text: bool = True
+
+    @property
+    def rows(self) -> dict:
+        """Where every record of the raw files went: read, dropped (and why), kept."""
+        return {
+            "records_in_file": self.records_in_file,
+            "read": self.rows_in,
+            "dropped": {
+                "bad_records": self.bad_records["dropped"],
+                "missing_label": self.missing_label,
+                "empty_text": self.empty_text,
+                "exact_duplicates": self.duplicates_dropped,
+            },
+            "kept": self.rows_out,
+        }
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        out = {k: v for k, v in self.__dict__.items() if k != "text"}
+        out["rows"] = self.rows
+        return out
 
     def lines(self) -> list[str]:
         """The findings as short lines for the screen."""
-        out = [f"rows read: {self.rows_in}, kept: {self.rows_out}"]
+        bad = self.bad_records
+        out = []
+        if self.records_in_file != self.rows_in or bad["found"]:
+            out.append(f"records in the raw files: {self.records_in_file}")
+        out.append(f"rows read: {self.rows_in}, kept: {self.rows_out}")
+        if bad["found"]:
+            shown = bad["examples"][:_LINE_EXAMPLES]
+            where = ", ".join(f"{b['file']} line {b['line']}" for b in shown)
+            more = ", ..." if bad["found"] > len(shown) else ""
+            verb = f"dropped {bad['dropped']}" if bad["dropped"] else f"kept {bad['found']} (as parsed)"
+            out.append(f"{verb} bad records ({where}{more}; bad_records={bad['action']})")
         if self.missing_label:
             out.append(f"dropped {self.missing_label} rows with a missing label")
         if self.empty_text:
             out.append(f"dropped {self.empty_text} rows with empty text")
         if self.exact_duplicates:
             verb = "dropped" if self.duplicates_dropped else "kept"
-            out.append(f"{verb} {self.exact_duplicates} exact duplicates")
+            same = "text" if self.text else "features"
+            out.append(f"{verb} {self.exact_duplicates} exact duplicates (same {same} and label)")
         if self.conflicting_groups:
+            what = "texts appear" if self.text else "sets of rows with the same features appear"
             out.append(
-                f"{self.conflicting_groups} texts/rows appear with different labels "
+                f"{self.conflicting_groups} {what} with different labels "
                 f"({self.conflicting_rows} rows, kept together in one split)"
             )
         if self.duplicate_ids:
             out.append(f"{self.duplicate_ids} rows repeat an id already seen")
         out.append("classes: " + ", ".join(f"{k}={v}" for k, v in self.class_counts.items()))
+        for name, count in self.rare_classes.items():
+            out.append(
+                f"class {name!r} ({count} rows) is in train only: too small to reach every split "
+                "(rare_classes=train); it has no test or holdout score"
+            )
+        out.extend(leaks.describe(leak) for leak in self.suspected_leaks)
         out.extend(self.notes)
         return out
 
@@ -148,7 +197,7 @@ def assess_rows(
 ) -> Assessment:
     """:func:`assess` without copying the frame: the kept rows come back as positions."""
     require_columns(frame, [("label_col", label_col), ("text_col", text_col or ""), ("id_col", id_col or "")])
-    report = QualityReport(rows_in=len(frame))
+    report = QualityReport(rows_in=len(frame), records_in_file=len(frame), text=bool(text_col))
     label = frame[label_col]
     missing = _empty(label, arrow.strings(label))
     report.missing_label = int(missing.sum())

@@ -1,4 +1,8 @@
-"""The create_data job: raw files -> quality checks -> group-aware stratified splits -> a version."""
+"""The create_data job: raw files -> quality checks -> group-aware stratified splits -> a version.
+
+Nothing is lost silently: every record of the raw files is counted as kept or dropped with its
+reason, classes too small for a split are named, and suspected leaks are reported.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from bricksml import __version__, runtime
-from bricksml.data import arrow, quality, readers, split, store
+from bricksml.data import arrow, leaks, quality, readers, split, store
+from bricksml.errors import DataError
 from bricksml.params import CreateDataParams
 from bricksml.progress import SILENT, Progress
 
@@ -27,6 +32,7 @@ class CreateDataResult:
     labels: dict[str, dict[str, int]]
     quality: dict
     manifest: dict = field(repr=False)
+    findings: list[str] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict:
         return {
@@ -37,6 +43,7 @@ class CreateDataResult:
             "splits": self.splits,
             "labels": self.labels,
             "quality": self.quality,
+            "task": self.manifest["task"],
         }
 
     def summary(self) -> pd.DataFrame:
@@ -58,7 +65,7 @@ def create_data(params: CreateDataParams, progress: Progress = SILENT) -> Create
     """Run create_data end to end; the version folder appears whole or not at all."""
     raw = raw_location(params)
     progress.step(f"reading {raw}")
-    frame, sources = readers.read_raw(raw)
+    frame, sources = readers.read_raw(raw, read_options(params))
     stratify = params.stratify_columns
     # One line for every missing column: the label, text and id columns, then any other to stratify on.
     roles = [("label_col", params.label_col), ("text_col", params.text_col), ("id_col", params.id_col)]
@@ -74,25 +81,23 @@ def create_data(params: CreateDataParams, progress: Progress = SILENT) -> Create
         duplicates=params.duplicates,
     )
     report, rows = checked.report, checked.rows
-    for line in report.lines():
-        progress.step(line)
+    _record_reading(report, sources, params.bad_records)
 
     fractions = params.split_fractions
-    if stratify:
-        strata, names = _strata(frame, stratify, rows)
-    else:
-        strata, names = np.zeros(len(rows), dtype=np.int64), ["all"]
     progress.step(f"splitting into {', '.join(fractions)}")
-    assignment = split.assign_splits(
-        strata,
-        checked.groups,
-        list(fractions.values()),
-        params.seed,
-        stratum_names=names,
-        rare=params.rare_classes,
-        split_names=list(fractions),
-    )
-    del strata
+    plan = _plan(params, frame, checked)
+    assignment = plan.assignment
+    report.rare_classes = plan.rare
+    for name, missed in plan.missing.items():
+        report.notes.append(
+            f"class {name!r} has no row in {' and '.join(missed)}: the splits are stratified on "
+            f"{', '.join(stratify) or 'nothing'}, not on {params.label_col!r}; stratify on it to "
+            "rule that out"
+        )
+    if not params.text_col:  # text data sets learn from the text column alone
+        _check_leaks(params, frame, rows[assignment == 0], report)
+    for line in report.lines():
+        progress.step(line)
 
     target = version_dir(params.data_root, params.data_name, params.data_version)
     table = store.arrow_table(frame)
@@ -128,7 +133,67 @@ def create_data(params: CreateDataParams, progress: Progress = SILENT) -> Create
         labels={name: s["labels"] for name, s in manifest["splits"].items()},
         quality=manifest["quality"],
         manifest=manifest,
+        findings=report.lines(),
     )
+
+
+def _plan(params: CreateDataParams, frame: pd.DataFrame, checked: quality.Assessment) -> split.SplitPlan:
+    """Split the kept rows; the label's classes are checked too when they are not the strata."""
+    stratify = params.stratify_columns
+    if stratify:
+        strata, names = _strata(frame, stratify, checked.rows)
+    else:
+        strata, names = np.zeros(len(checked.rows), dtype=np.int64), ["all"]
+    label = f"label_col {params.label_col!r}"
+    return split.plan_splits(
+        strata,
+        checked.groups,
+        list(params.split_fractions.values()),
+        params.seed,
+        stratum_names=names,
+        rare=params.rare_classes,
+        split_names=list(params.split_fractions),
+        column=label if stratify == (params.label_col,) else f"stratify {','.join(stratify)!r}",
+        classes=None if params.label_col in stratify else checked.label_codes,
+        class_names=checked.label_names,
+        class_column=label,
+        group_word="distinct texts" if params.text_col else "distinct rows",
+    )
+
+
+def _check_leaks(
+    params: CreateDataParams, frame: pd.DataFrame, train_rows: np.ndarray, report: quality.QualityReport
+) -> None:
+    """Suspected leaks among the features, judged on train rows (what a model learns from)."""
+    features = [c for c in frame.columns if c not in (params.label_col, params.id_col)]
+    found = leaks.find_leaks(frame, params.label_col, features, rows=train_rows, seed=params.seed)
+    report.suspected_leaks = [leak.to_dict() for leak in found]
+    if found and params.leaks == "fail":
+        raise DataError(leaks.failure(report.suspected_leaks))
+
+
+def read_options(params: CreateDataParams) -> readers.ReadOptions:
+    """The reading half of the contract, as the reader takes it."""
+    return readers.ReadOptions(
+        format=params.format,
+        header=params.header,
+        columns=params.columns,
+        quoting=params.quoting,
+        bad_records=params.bad_records,
+    )
+
+
+def _record_reading(report: quality.QualityReport, sources: list[readers.SourceFile], policy: str) -> None:
+    """Put what the reader did in the report: records in the files, bad records, its notes."""
+    report.records_in_file = sum(s.records for s in sources)
+    examples = [b.to_dict() for s in sources for b in s.examples][: readers.EXAMPLES]
+    report.bad_records = {
+        "found": sum(s.bad_records for s in sources),
+        "dropped": sum(s.dropped for s in sources),
+        "action": policy,
+        "examples": examples,
+    }
+    report.notes.extend(note for s in sources for note in s.notes)
 
 
 def _strata(frame: pd.DataFrame, columns: tuple[str, ...], rows: np.ndarray) -> tuple[np.ndarray, list[str]]:

@@ -234,7 +234,12 @@ def suspected_leaks(version: DataVersion, pipeline: Pipeline) -> list[dict[str, 
         column = leak.get("column")
         if column not in used:
             continue
-        why = "an id-like column" if leak.get("kind") == "id_like" else "alone predicts the label"
+        if leak.get("kind") == "id_like":
+            why = "an id-like column"
+        elif leak.get("with"):
+            why = f"together with {leak['with']!r} it predicts the label"
+        else:
+            why = "alone predicts the label"
         score = f" (macro-F1 {leak['score']:.3f} on train)" if isinstance(leak.get("score"), float) else ""
         out.append(
             {

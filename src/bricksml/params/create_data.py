@@ -8,6 +8,11 @@ from typing import ClassVar
 from bricksml.params.base import Contract, fraction_check, name_check, param
 
 DEFAULT_DATA_ROOT = "/Volumes/main/bricksml/data"
+#: The reader's choices (``bricksml.data.readers`` holds the same; kept here so that the contract
+#: loads without pandas).
+FORMATS = ("auto", "csv", "tsv", "parquet", "jsonl")
+QUOTING = ("auto", "none", "csv")
+BAD_RECORDS = ("fail", "drop", "keep")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +31,32 @@ class CreateDataParams(Contract):
     raw_path: str = param(
         "",
         help="Raw file or folder (CSV, TSV, Parquet, JSON Lines). Default: {data_root}/{data_name}/raw/.",
+    )
+    format: str = param(
+        "auto",
+        choices=FORMATS,
+        help="Format of the raw files: auto (by extension; a file without one by its content), "
+        "csv (delimiter sniffed), tsv, parquet or jsonl (then any extension is read).",
+    )
+    header: bool = param(
+        True, kind="bool", help="CSV/TSV files start with a header row of column names (else set columns)."
+    )
+    columns: tuple[str, ...] = param(
+        (),
+        kind="list",
+        help="Names of the fields of CSV/TSV files without a header row (header=false), comma-separated.",
+    )
+    quoting: str = param(
+        "auto",
+        choices=QUOTING,
+        help="Quotes in CSV/TSV files: csv (double quotes enclose values), none (a quote is text), "
+        "auto (none for tab-separated files, csv otherwise).",
+    )
+    bad_records: str = param(
+        "fail",
+        choices=BAD_RECORDS,
+        help="CSV/TSV records that are not one line of the header's fields (ragged, or merged by a quote): "
+        "fail naming their lines, drop them (recorded), or keep them as parsed.",
     )
     text_col: str = param("", help="Column holding the text. Empty: a tabular data set.")
     id_col: str = param("", help="Column identifying a row. Empty: no id column.")
@@ -53,8 +84,27 @@ class CreateDataParams(Contract):
         choices=("fail", "train"),
         help="A class too small to reach every split: fail, or keep its rows in train only.",
     )
+    leaks: str = param(
+        "warn",
+        choices=("warn", "fail"),
+        help="Suspected leaks among tabular features (a column that gives the label away, a row id): "
+        "warn (named in the report), or fail.",
+    )
 
     def __post_init__(self) -> None:
+        if self.header and self.columns:
+            self.fail(
+                "columns",
+                "empty when header is true (the names come from the header row); "
+                "set header=false to name the fields of files without one",
+                ",".join(self.columns),
+            )
+        if not self.header and not self.columns:
+            self.fail("columns", "the names of the fields, comma-separated, when header is false", "")
+        if len(set(self.columns)) != len(self.columns):
+            self.fail("columns", "distinct names", ",".join(self.columns))
+        if not self.header and self.format in ("parquet", "jsonl"):
+            self.fail("header", f"true for format={self.format} (its files name their columns)", False)
         held = self.holdout_size if self.holdout else 0.0
         if self.test_size + held >= 1.0:
             self.fail(

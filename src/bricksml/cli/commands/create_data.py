@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bricksml.cli.flags import add_contract_flags, contract_values
+from bricksml.data import leaks
 from bricksml.jobs.create_data import create_data
 from bricksml.params import CreateDataParams
 from bricksml.progress import Progress
@@ -27,9 +28,17 @@ def render(data: dict) -> str:
     lines = [f"data version {data['data_name']}/{data['data_version']} {status}: {data['path']}"]
     lines += [f"  {name}: {rows} rows" for name, rows in data["splits"].items()]
     q = data["quality"]
+    rows, text = q["rows"], data.get("task") != "tabular"
+    dropped = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in rows["dropped"].items() if n)
+    conflicts = "texts" if text else "sets of rows with the same features"
     lines.append(
-        f"  quality: {q['rows_in']} rows read, {q['missing_label']} missing label, "
-        f"{q['empty_text']} empty text, {q['exact_duplicates']} exact duplicates, "
-        f"{q['conflicting_groups']} conflicting texts"
+        f"  rows: {rows['records_in_file']} records in the raw files, {rows['read']} read, "
+        f"{rows['kept']} kept (dropped: {dropped or 'none'})"
+        + (f"; {q['conflicting_groups']} {conflicts} with other labels" if q["conflicting_groups"] else "")
     )
+    lines += [
+        f"  class {name!r} ({count} rows) is in train only (rare_classes=train)"
+        for name, count in q.get("rare_classes", {}).items()
+    ]
+    lines += [f"  {leaks.describe(leak)}" for leak in q.get("suspected_leaks", [])]
     return "\n".join(lines)
