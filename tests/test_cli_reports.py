@@ -9,8 +9,8 @@ import contextlib
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 
@@ -41,30 +41,25 @@ def _errors(err: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def store(workspace: Path) -> Iterator[dict]:
     """A local mirror with data version fs/v1 and version 1 of MODEL, trained by `bricksml train`."""
-    root = tmp_path_factory.mktemp("reports")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BRICKSML_LOCAL_ROOT", str(root))
-        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DATABRICKS_RUNTIME_VERSION"):
-            mp.delenv(name, raising=False)
-        raw = root / "sentiment.csv"
-        sample.sentiment(900, 5).to_csv(raw, index=False)
-        params = {
-            "data_name": "fs",
-            "data_version": "v1",
-            "label_col": "Sentiment",
-            "text_col": "Sentence",
-            "raw_path": str(raw),
-        }
-        create_data(CreateDataParams.parse(params))
-        code, out, err = _cli(*TRAIN)
-        assert code == 0, err
-        client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
-        run_id = client.get_model_version(MODEL, "1").run_id
-        experiment = client.get_experiment(client.get_run(run_id).info.experiment_id)
-        yield {"root": root, "text": out, "client": client, "experiment": experiment}
-    mlflow.set_tracking_uri(None)
+    root = workspace
+    raw = root / "sentiment.csv"
+    sample.sentiment(900, 5).to_csv(raw, index=False)
+    params = {
+        "data_name": "fs",
+        "data_version": "v1",
+        "label_col": "Sentiment",
+        "text_col": "Sentence",
+        "raw_path": str(raw),
+    }
+    create_data(CreateDataParams.parse(params))
+    code, out, err = _cli(*TRAIN)
+    assert code == 0, err
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
+    run_id = client.get_model_version(MODEL, "1").run_id
+    experiment = client.get_experiment(client.get_run(run_id).info.experiment_id)
+    yield {"root": root, "text": out, "client": client, "experiment": experiment}
 
 
 # -- bricksml train -------------------------------------------------------------------------------

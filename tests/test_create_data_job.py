@@ -16,8 +16,7 @@ from bricksml.params import CreateDataParams
 
 
 @pytest.fixture
-def raw_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("BRICKSML_LOCAL_ROOT", str(tmp_path / "root"))
+def raw_csv(tmp_path: Path, local_workspace: Path) -> Path:
     path = tmp_path / "sentiment.csv"
     sample.sentiment(3000, 5).to_csv(path, index=False)
     return path
@@ -69,8 +68,7 @@ def test_identical_rerun_is_a_no_op_and_other_content_is_refused(raw_csv: Path) 
     assert before == after, "the existing version was touched"
 
 
-def test_tabular_data_and_a_rare_class(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BRICKSML_LOCAL_ROOT", str(tmp_path / "root"))
+def test_tabular_data_and_a_rare_class(tmp_path: Path, local_workspace: Path) -> None:
     raw = tmp_path / "customers.parquet"
     frame = sample.customers(600, 1)
     frame.to_parquet(raw, index=False)
@@ -127,9 +125,8 @@ def _tabular(
 
 
 @pytest.fixture
-def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("BRICKSML_LOCAL_ROOT", str(tmp_path / "root"))
-    return tmp_path / "root"
+def local(local_workspace: Path) -> Path:
+    return local_workspace
 
 
 def test_every_record_of_a_tsv_with_a_stray_quote_is_accounted_for(tmp_path: Path, local: Path) -> None:

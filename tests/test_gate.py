@@ -10,7 +10,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -41,58 +40,53 @@ def _coin_table(rows: int, seed: int) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def store(workspace: Path) -> Iterator[Path]:
     """A local mirror with a coin-flip data set, a customer table, and text with a 2-row class."""
-    root = tmp_path_factory.mktemp("gate")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BRICKSML_LOCAL_ROOT", str(root))
-        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DATABRICKS_RUNTIME_VERSION"):
-            mp.delenv(name, raising=False)
-        coin = root / "coin.csv"
-        _coin_table(4000, 1).to_csv(coin, index=False)
-        create_data(
-            CreateDataParams.parse(
-                {
-                    "data_name": "coin",
-                    "data_version": "v1",
-                    "label_col": "label",
-                    "id_col": "row",
-                    "raw_path": str(coin),
-                }
-            )
+    root = workspace
+    coin = root / "coin.csv"
+    _coin_table(4000, 1).to_csv(coin, index=False)
+    create_data(
+        CreateDataParams.parse(
+            {
+                "data_name": "coin",
+                "data_version": "v1",
+                "label_col": "label",
+                "id_col": "row",
+                "raw_path": str(coin),
+            }
         )
-        table = root / "customers.csv"
-        sample.customers(3000, 5).to_csv(table, index=False)
-        create_data(
-            CreateDataParams.parse(
-                {
-                    "data_name": "cu",
-                    "data_version": "v1",
-                    "label_col": "customer_segment",
-                    "id_col": "customer_id",
-                    "raw_path": str(table),
-                }
-            )
+    )
+    table = root / "customers.csv"
+    sample.customers(3000, 5).to_csv(table, index=False)
+    create_data(
+        CreateDataParams.parse(
+            {
+                "data_name": "cu",
+                "data_version": "v1",
+                "label_col": "customer_segment",
+                "id_col": "customer_id",
+                "raw_path": str(table),
+            }
         )
-        rare = sample.sentiment(1200, 6)
-        rare.loc[rare.index[:2], "Sentiment"] = "takeover"  # too few rows to reach every split
-        rare.loc[rare.index[:2], "Sentence"] = ["Acme agrees to buy Foo.", "Bar is taken over by Baz."]
-        rare_csv = root / "rare.csv"
-        rare.to_csv(rare_csv, index=False)
-        create_data(
-            CreateDataParams.parse(
-                {
-                    "data_name": "rare",
-                    "data_version": "v1",
-                    "label_col": "Sentiment",
-                    "text_col": "Sentence",
-                    "raw_path": str(rare_csv),
-                    "rare_classes": "train",
-                }
-            )
+    )
+    rare = sample.sentiment(1200, 6)
+    rare.loc[rare.index[:2], "Sentiment"] = "takeover"  # too few rows to reach every split
+    rare.loc[rare.index[:2], "Sentence"] = ["Acme agrees to buy Foo.", "Bar is taken over by Baz."]
+    rare_csv = root / "rare.csv"
+    rare.to_csv(rare_csv, index=False)
+    create_data(
+        CreateDataParams.parse(
+            {
+                "data_name": "rare",
+                "data_version": "v1",
+                "label_col": "Sentiment",
+                "text_col": "Sentence",
+                "raw_path": str(rare_csv),
+                "rare_classes": "train",
+            }
         )
-        yield root
-    mlflow.set_tracking_uri(None)
+    )
+    yield root
 
 
 def _params(data: str, model: str, **extra: object) -> TrainParams:

@@ -35,33 +35,28 @@ OUTPUT = Path("Volumes/main/bricksml/inference")
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def trained(workspace: Path) -> Iterator[dict]:
     """A text data version, one registered champion, and the holdout split as raw files."""
-    root = tmp_path_factory.mktemp("local")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BRICKSML_LOCAL_ROOT", str(root))
-        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DATABRICKS_RUNTIME_VERSION"):
-            mp.delenv(name, raising=False)
-        raw = root / "sentiment.csv"
-        sample.sentiment(1500, 11).to_csv(raw, index=False)
-        create_data(
-            CreateDataParams.parse(
-                {
-                    "data_name": "fs",
-                    "data_version": "v1",
-                    "label_col": "Sentiment",
-                    "text_col": "Sentence",
-                    "id_col": "id",
-                    "raw_path": str(raw),
-                }
-            )
+    root = workspace
+    raw = root / "sentiment.csv"
+    sample.sentiment(1500, 11).to_csv(raw, index=False)
+    create_data(
+        CreateDataParams.parse(
+            {
+                "data_name": "fs",
+                "data_version": "v1",
+                "label_col": "Sentiment",
+                "text_col": "Sentence",
+                "id_col": "id",
+                "raw_path": str(raw),
+            }
         )
-        params = TrainParams.parse({"data_name": "fs", "data_version": "v1", "model_name": MODEL})
-        result = train_models(params)
-        validate_model(params, result.model_version)
-        holdout = pd.read_parquet(root / DATA / "fs/v1/holdout.parquet")
-        yield {"root": root, "run_id": result.run_id, "version": result.model_version, "holdout": holdout}
-    mlflow.set_tracking_uri(None)
+    )
+    params = TrainParams.parse({"data_name": "fs", "data_version": "v1", "model_name": MODEL})
+    result = train_models(params)
+    validate_model(params, result.model_version)
+    holdout = pd.read_parquet(root / DATA / "fs/v1/holdout.parquet")
+    yield {"root": root, "run_id": result.run_id, "version": result.model_version, "holdout": holdout}
 
 
 def _infer(**raw: str) -> object:

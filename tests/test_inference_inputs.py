@@ -35,37 +35,30 @@ DATA = Path("Volumes/main/bricksml/data")
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def models(workspace: Path) -> Iterator[dict]:
     """A tabular and a text model, registered from data versions of their own."""
-    root = tmp_path_factory.mktemp("inputs")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BRICKSML_LOCAL_ROOT", str(root))
-        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DATABRICKS_RUNTIME_VERSION"):
-            mp.delenv(name, raising=False)
-        sets = {
-            "cu": (sample.customers(600, 7), {"label_col": "customer_segment", "id_col": "customer_id"}),
-            "fs": (
-                sample.sentiment(600, 7),
-                {"label_col": "Sentiment", "text_col": "Sentence", "id_col": "id"},
-            ),
-        }
-        for name, (frame, columns) in sets.items():
-            raw = root / f"{name}.csv"
-            frame.to_csv(raw, index=False)
-            create_data(
-                CreateDataParams.parse(
-                    {"data_name": name, "data_version": "v1", "raw_path": str(raw), **columns}
-                )
+    root = workspace
+    sets = {
+        "cu": (sample.customers(600, 7), {"label_col": "customer_segment", "id_col": "customer_id"}),
+        "fs": (
+            sample.sentiment(600, 7),
+            {"label_col": "Sentiment", "text_col": "Sentence", "id_col": "id"},
+        ),
+    }
+    for name, (frame, columns) in sets.items():
+        raw = root / f"{name}.csv"
+        frame.to_csv(raw, index=False)
+        create_data(
+            CreateDataParams.parse({"data_name": name, "data_version": "v1", "raw_path": str(raw), **columns})
+        )
+    for name, model in (("cu", TABULAR), ("fs", TEXT)):
+        train_models(
+            TrainParams.parse(
+                {"data_name": name, "data_version": "v1", "model_name": model, "gate_mode": "disabled"}
             )
-        for name, model in (("cu", TABULAR), ("fs", TEXT)):
-            train_models(
-                TrainParams.parse(
-                    {"data_name": name, "data_version": "v1", "model_name": model, "gate_mode": "disabled"}
-                )
-            )
-        holdout = pd.read_parquet(root / DATA / "cu/v1/holdout.parquet")
-        yield {"root": root, "holdout": holdout}
-    mlflow.set_tracking_uri(None)
+        )
+    holdout = pd.read_parquet(root / DATA / "cu/v1/holdout.parquet")
+    yield {"root": root, "holdout": holdout}
 
 
 def _infer(model: str, input_path: Path, out: Path, *extra: str) -> int:

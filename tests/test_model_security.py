@@ -51,44 +51,39 @@ class _Payload:
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def hostile(workspace: Path) -> Iterator[dict]:
     """A legit model, the hostile ones, and a CSV to score, in a local MLflow store of their own."""
-    root = tmp_path_factory.mktemp("security")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BRICKSML_LOCAL_ROOT", str(root))
-        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DATABRICKS_RUNTIME_VERSION"):
-            mp.delenv(name, raising=False)
-        setup.configure()
-        # Artifacts beside the SQLite store, as the jobs keep them (not ./mlruns in the working copy).
-        experiment = setup.experiment_id("/Shared/bricksml/security-tests")
-        data = sample.sentiment(300, 4)
-        x, y = data[["Sentence"]], data["Sentiment"]
-        spec = ModelSpec("logistic_regression", {}, {}, seed=0)
-        pipeline = build_pipeline(spec, data, ["Sentence"], "Sentence")
-        trusted = modelstore.trusted_types(pipeline, "logistic_regression")
-        pipeline.fit(x, y)
-        signature = infer_signature(x.head(), pipeline.predict(x.head()))
-        markers = {kind: root / f"{kind}-ran.txt" for kind in ("pickle", "cloudpickle", "skops")}
-        uris = {}
-        with mlflow.start_run(experiment_id=experiment):
-            ok = modelstore.log_and_register(pipeline, x, OK_MODEL, trusted, {})
-            uris["ok"] = f"models:/{OK_MODEL}/{ok.version}"
-            for fmt in ("pickle", "cloudpickle"):
-                uris[fmt] = _register(
-                    f"main.bricksml.sec_{fmt}", _Payload(markers[fmt], pipeline), fmt, signature
-                )
-            # Writes its input to the marker file when it predicts (to_pickle(X, path)).
-            leak = FunctionTransformer(pd.to_pickle, kw_args={"filepath_or_buffer": str(markers["skops"])})
-            hostile_skops = Pipeline([("leak", leak), ("model", pipeline)])
-            listed = skops.io.get_untrusted_types(data=skops.io.dumps(hostile_skops))
-            assert "pandas.to_pickle" in listed
-            uris["skops"] = _register("main.bricksml.sec_skops", hostile_skops, "skops", signature, listed)
-        for marker in markers.values():  # logging may have loaded them: start from a clean slate
-            marker.unlink(missing_ok=True)
-        csv = root / "to_score.csv"
-        sample.sentiment(40, 9)[["id", "Sentence"]].to_csv(csv, index=False)
-        yield {"root": root, "uris": uris, "markers": markers, "csv": csv, "pipeline": pipeline}
-    mlflow.set_tracking_uri(None)
+    root = workspace
+    setup.configure()
+    # Artifacts beside the SQLite store, as the jobs keep them (not ./mlruns in the working copy).
+    experiment = setup.experiment_id("/Shared/bricksml/security-tests")
+    data = sample.sentiment(300, 4)
+    x, y = data[["Sentence"]], data["Sentiment"]
+    spec = ModelSpec("logistic_regression", {}, {}, seed=0)
+    pipeline = build_pipeline(spec, data, ["Sentence"], "Sentence")
+    trusted = modelstore.trusted_types(pipeline, "logistic_regression")
+    pipeline.fit(x, y)
+    signature = infer_signature(x.head(), pipeline.predict(x.head()))
+    markers = {kind: root / f"{kind}-ran.txt" for kind in ("pickle", "cloudpickle", "skops")}
+    uris = {}
+    with mlflow.start_run(experiment_id=experiment):
+        ok = modelstore.log_and_register(pipeline, x, OK_MODEL, trusted, {})
+        uris["ok"] = f"models:/{OK_MODEL}/{ok.version}"
+        for fmt in ("pickle", "cloudpickle"):
+            uris[fmt] = _register(
+                f"main.bricksml.sec_{fmt}", _Payload(markers[fmt], pipeline), fmt, signature
+            )
+        # Writes its input to the marker file when it predicts (to_pickle(X, path)).
+        leak = FunctionTransformer(pd.to_pickle, kw_args={"filepath_or_buffer": str(markers["skops"])})
+        hostile_skops = Pipeline([("leak", leak), ("model", pipeline)])
+        listed = skops.io.get_untrusted_types(data=skops.io.dumps(hostile_skops))
+        assert "pandas.to_pickle" in listed
+        uris["skops"] = _register("main.bricksml.sec_skops", hostile_skops, "skops", signature, listed)
+    for marker in markers.values():  # logging may have loaded them: start from a clean slate
+        marker.unlink(missing_ok=True)
+    csv = root / "to_score.csv"
+    sample.sentiment(40, 9)[["id", "Sentence"]].to_csv(csv, index=False)
+    yield {"root": root, "uris": uris, "markers": markers, "csv": csv, "pipeline": pipeline}
 
 
 def _register(name: str, model: object, fmt: str, signature, trusted: list[str] | None = None) -> str:

@@ -99,17 +99,11 @@ FAST = {"random_forest": {"n_estimators": 10}, "gradient_boosting": {"max_iter":
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def store(workspace: Path) -> Iterator[str]:
     """A local MLflow store (SQLite) of its own for the models these tests register: its experiment."""
-    root = tmp_path_factory.mktemp("modelstore")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BRICKSML_LOCAL_ROOT", str(root))
-        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DATABRICKS_RUNTIME_VERSION"):
-            mp.delenv(name, raising=False)
-        setup.configure()
-        # Artifacts beside the SQLite store, as the jobs keep them (not ./mlruns in the working copy).
-        yield setup.experiment_id("/Shared/bricksml/modelstore-tests")
-    mlflow.set_tracking_uri(None)
+    setup.configure()
+    # Artifacts beside the SQLite store, as the jobs keep them (not ./mlruns in the working copy).
+    yield setup.experiment_id("/Shared/bricksml/modelstore-tests")
 
 
 def _data(kind: str) -> tuple[pd.DataFrame, pd.Series, list[str], str | None]:

@@ -32,42 +32,37 @@ FAST_FEATURES = {"gradient_boosting": {"svd_components": 40}}
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def store(workspace: Path) -> Iterator[Path]:
     """A local workspace mirror with one text and one tabular data version, and its own MLflow."""
-    root = tmp_path_factory.mktemp("local")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BRICKSML_LOCAL_ROOT", str(root))
-        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DATABRICKS_RUNTIME_VERSION"):
-            mp.delenv(name, raising=False)
-        text_csv = root / "sentiment.csv"
-        sample.sentiment(1200, 3).to_csv(text_csv, index=False)
-        tab_csv = root / "customers.csv"
-        sample.customers(1200, 3).to_csv(tab_csv, index=False)
-        create_data(
-            CreateDataParams.parse(
-                {
-                    "data_name": "fs",
-                    "data_version": "v1",
-                    "label_col": "Sentiment",
-                    "text_col": "Sentence",
-                    "id_col": "id",
-                    "raw_path": str(text_csv),
-                }
-            )
+    root = workspace
+    text_csv = root / "sentiment.csv"
+    sample.sentiment(1200, 3).to_csv(text_csv, index=False)
+    tab_csv = root / "customers.csv"
+    sample.customers(1200, 3).to_csv(tab_csv, index=False)
+    create_data(
+        CreateDataParams.parse(
+            {
+                "data_name": "fs",
+                "data_version": "v1",
+                "label_col": "Sentiment",
+                "text_col": "Sentence",
+                "id_col": "id",
+                "raw_path": str(text_csv),
+            }
         )
-        create_data(
-            CreateDataParams.parse(
-                {
-                    "data_name": "cu",
-                    "data_version": "v1",
-                    "label_col": "customer_segment",
-                    "id_col": "customer_id",
-                    "raw_path": str(tab_csv),
-                }
-            )
+    )
+    create_data(
+        CreateDataParams.parse(
+            {
+                "data_name": "cu",
+                "data_version": "v1",
+                "label_col": "customer_segment",
+                "id_col": "customer_id",
+                "raw_path": str(tab_csv),
+            }
         )
-        yield root
-    mlflow.set_tracking_uri(None)
+    )
+    yield root
 
 
 def _params(data: str, **extra: object) -> TrainParams:

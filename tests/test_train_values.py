@@ -45,36 +45,31 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("values")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BRICKSML_LOCAL_ROOT", str(root))
-        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DATABRICKS_RUNTIME_VERSION"):
-            mp.delenv(name, raising=False)
-        for name, (frame, text_col, _) in CASES.items():
-            path = root / f"{name}.parquet"
-            frame.to_parquet(path)
-            raw = {"data_name": name, "data_version": "v1", "label_col": "label", "id_col": "id"}
-            create_data(CreateDataParams.parse({**raw, "text_col": text_col, "raw_path": str(path)}))
-        leaky = _table()
-        leaky["settled"] = np.where(leaky["label"] == "a", 1.0, 0.0) + np.random.default_rng(1).normal(
-            0, 0.01, ROWS
+def store(workspace: Path) -> Iterator[Path]:
+    root = workspace
+    for name, (frame, text_col, _) in CASES.items():
+        path = root / f"{name}.parquet"
+        frame.to_parquet(path)
+        raw = {"data_name": name, "data_version": "v1", "label_col": "label", "id_col": "id"}
+        create_data(CreateDataParams.parse({**raw, "text_col": text_col, "raw_path": str(path)}))
+    leaky = _table()
+    leaky["settled"] = np.where(leaky["label"] == "a", 1.0, 0.0) + np.random.default_rng(1).normal(
+        0, 0.01, ROWS
+    )
+    path = root / "leaky.parquet"
+    leaky.to_parquet(path)
+    create_data(
+        CreateDataParams.parse(
+            {
+                "data_name": "leaky",
+                "data_version": "v1",
+                "label_col": "label",
+                "id_col": "id",
+                "raw_path": str(path),
+            }
         )
-        path = root / "leaky.parquet"
-        leaky.to_parquet(path)
-        create_data(
-            CreateDataParams.parse(
-                {
-                    "data_name": "leaky",
-                    "data_version": "v1",
-                    "label_col": "label",
-                    "id_col": "id",
-                    "raw_path": str(path),
-                }
-            )
-        )
-        yield root
-    mlflow.set_tracking_uri(None)
+    )
+    yield root
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
