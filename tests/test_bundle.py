@@ -247,7 +247,7 @@ def test_resolved_data_root_per_target(target: str, monkeypatch: pytest.MonkeyPa
     train = TrainParams.parse({k: str(v) for k, v in params.items()})
     assert train.registered_model_name == f"main.{schema}.financial_sentiment"
     assert train.experiment == bundle.variables["experiment_folder"] + "/financial_sentiment"
-    assert bundle.resources["experiments"]["train_models"]["name"].endswith("financial_sentiment")
+    assert bundle.resources["experiments"]["train_models_runs"]["name"].endswith("financial_sentiment")
     assert "${" not in json.dumps(bundle.resources)  # every reference resolves
 
     monkeypatch.setenv("BUNDLE_VAR_catalog", "other")
@@ -471,7 +471,11 @@ def test_find_root(tmp_path: Path) -> None:
 def test_shared_targets_run_as_the_service_principal_that_cd_provides(target: str) -> None:
     raw = _raw(ROOT / "databricks.yml")["targets"][target]
     assert raw["run_as"] == {"service_principal_name": "${var.service_principal}"}
-    assert raw["workspace"]["root_path"].startswith("/Workspace/Shared/.bundle/")
+    # In the deploying principal's home folder: not writable by all users, as /Workspace/Shared is.
+    assert (
+        raw["workspace"]["root_path"]
+        == "/Workspace/Users/${var.service_principal}/.bundle/${bundle.name}/${bundle.target}"
+    )
     managers = [p for p in raw["permissions"] if p["level"] == "CAN_MANAGE"]
     assert managers == [{"level": "CAN_MANAGE", "service_principal_name": "${var.service_principal}"}]
     cd = yaml.safe_load((ROOT / ".github" / "workflows" / "cd.yml").read_text())
