@@ -175,6 +175,8 @@ def test_every_loader_shares_the_rule_and_names_its_own_permission(hostile: dict
     with pytest.raises(modelstore.UnsafeModelError, match="set allow_pickled=true") as caught:
         modelstore.load(hostile["uris"]["pickle"], permission="allow_pickled")
     assert caught.value.exit_code == REFUSED
+    with pytest.raises(modelstore.UnsafeModelError, match=r"nothing here loads such a model\)$"):
+        modelstore.load(hostile["uris"]["pickle"], permission=None)  # the gate: no way around it
     assert not hostile["markers"]["pickle"].exists()
     try:
         loaded = modelstore.load(hostile["uris"]["pickle"], allow_unsafe_formats=True)

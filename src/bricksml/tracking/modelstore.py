@@ -211,21 +211,23 @@ class _SklearnFlavor:
 _SKLEARN_FLAVOR = _SklearnFlavor()
 
 
-def load(model_uri: str, *, allow_unsafe_formats: bool = False, permission: str = ALLOW_UNSAFE) -> Pipeline:
+def load(
+    model_uri: str, *, allow_unsafe_formats: bool = False, permission: str | None = ALLOW_UNSAFE
+) -> Pipeline:
     """The fitted scikit-learn pipeline behind a model URI, loaded without running code it brings.
 
     A skops artifact loads only when every type it holds is one :func:`allowed_types` lists (the
     list in its MLmodel is ignored); pickle and cloudpickle artifacts run code by design and load
     only with ``allow_unsafe_formats``, which the caller takes from its ``permission`` parameter
-    (named in the refusal). Refusals are :class:`UnsafeModelError` (exit 3); nothing of a refused
-    file is deserialized.
+    (named in the refusal; ``None``: the caller never loads them, as the gate). Refusals are
+    :class:`UnsafeModelError` (exit 3); nothing of a refused file is deserialized.
     """
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
     return load_local(local, model_uri, allow_unsafe_formats=allow_unsafe_formats, permission=permission)
 
 
 def load_local(
-    local: Path, asked: str, *, allow_unsafe_formats: bool = False, permission: str = ALLOW_UNSAFE
+    local: Path, asked: str, *, allow_unsafe_formats: bool = False, permission: str | None = ALLOW_UNSAFE
 ) -> Pipeline:
     """:func:`load` for a model folder already on disk; ``asked`` names it in errors."""
     try:
@@ -247,10 +249,14 @@ def load_local(
         model = _load_skops(file, asked)
     elif fmt in UNSAFE_FORMATS:
         if not allow_unsafe_formats:
+            escape = (
+                f" or, only if you trust whoever registered it, set {permission}=true"
+                if permission
+                else " (nothing here loads such a model)"
+            )
             raise UnsafeModelError(
                 f"{asked}: refused, it is stored as {fmt}, which runs code from the file when loaded; "
-                f"retrain it with train_models (skops format) or, only if you trust whoever registered "
-                f"it, set {permission}=true"
+                f"retrain it with train_models (skops format){escape}"
             )
         model = _load_unsafe(file, fmt, asked)
     else:
