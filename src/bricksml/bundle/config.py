@@ -12,13 +12,13 @@ import getpass
 import glob
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bricksml import gitinfo
 from bricksml.errors import BricksmlError
 
 BUNDLE_FILE = "databricks.yml"
@@ -153,16 +153,6 @@ def _deep_merge(base: dict, override: dict) -> None:
             base[key] = copy.deepcopy(value)
 
 
-def git_commit(root: Path) -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
-
-
 def _context(root: Path, name: str, target: str, target_cfg: dict) -> dict[str, str]:
     user = os.environ.get("DATABRICKS_USER") or getpass.getuser()
     short = re.sub(r"[^A-Za-z0-9_]", "_", user.split("@")[0])
@@ -170,7 +160,7 @@ def _context(root: Path, name: str, target: str, target_cfg: dict) -> dict[str, 
     return {
         "bundle.name": name,
         "bundle.target": target,
-        "bundle.git.commit": git_commit(root),
+        "bundle.git.commit": gitinfo.head(root),
         "bundle.git.branch": os.environ.get("GITHUB_REF_NAME", ""),
         "workspace.current_user.userName": user,
         "workspace.current_user.short_name": short,

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from bricksml import __version__, runtime
+from bricksml import __version__, gitinfo, runtime
 from bricksml.data.versions import DataVersion, open_version
 from bricksml.errors import DataError
 from bricksml.models import evaluate, explain, plots
@@ -278,7 +278,7 @@ def _lineage(params: TrainParams, version: DataVersion) -> dict[str, str]:
         "id_col": version.id_col or "",
         "model_type": params.model_type,
         "bundle_target": runtime.bundle_target(),
-        "git_commit": setup.git_commit() or "",
+        "git_commit": gitinfo.code_commit(),
     }
 
 

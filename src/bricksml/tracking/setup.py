@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-from pathlib import Path
-
 import mlflow
 
 from bricksml import runtime
 from bricksml.tracking import ui_links
 
-GIT_COMMIT_ENV = "BRICKSML_GIT_COMMIT"
 URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
@@ -51,21 +46,3 @@ def experiment_id(name: str) -> str:
         if experiment is None:
             raise
         return experiment.experiment_id
-
-
-def git_commit() -> str | None:
-    """The code version: from the environment (CI, bundle) or the working copy's git HEAD."""
-    if os.environ.get(GIT_COMMIT_ENV):
-        return os.environ[GIT_COMMIT_ENV]
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
