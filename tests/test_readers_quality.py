@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -456,3 +457,179 @@ def test_quality_rows_account_for_every_record() -> None:
     }
     assert rows["records_in_file"] == rows["kept"] + sum(rows["dropped"].values())
     assert "text" not in report.to_dict(), "the wording switch is not stored"
+
+
+# -- headers, types across files, nested values, encodings ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("text,label,label", "'label' twice in its header (fields 2 and 3)"),
+        ("text,label, label", "'label' and ' label' are one name once spaces around names are stripped"),
+        ('"label",text,label', "'label' twice in its header (fields 1 and 3)"),
+    ],
+)
+def test_a_header_naming_a_column_twice_is_refused(tmp_path: Path, header: str, message: str) -> None:
+    (tmp_path / "raw.csv").write_text(header + "\nup,pos,pos\ndown,neg,neg\n")
+    with pytest.raises(DataError, match=re.escape(message)) as caught:
+        readers.read_raw(tmp_path / "raw.csv")
+    assert "'raw.csv'" in str(caught.value)
+
+
+def test_a_column_named_like_a_renamed_duplicate_is_its_own_column(tmp_path: Path) -> None:
+    (tmp_path / "raw.csv").write_text("label,label.1,text\npos,neg,up\n")
+    frame, _ = readers.read_raw(tmp_path / "raw.csv")
+    assert list(frame.columns) == ["label", "label.1", "text"]
+    assert frame.iloc[0].tolist() == ["pos", "neg", "up"]
+
+
+def test_integers_in_one_file_and_decimals_in_another_are_read_as_decimals_and_noted(tmp_path: Path) -> None:
+    pd.DataFrame({"amount": [1, 2], "note": ["a", "b"]}).to_csv(tmp_path / "a.csv", index=False)
+    pd.DataFrame({"amount": [2.5, None], "note": [None, None]}).to_csv(tmp_path / "b.csv", index=False)
+    frame, sources = readers.read_raw(tmp_path)
+    assert frame["amount"].dtype == np.float64 and frame["amount"].tolist()[:3] == [1.0, 2.0, 2.5]
+    assert isinstance(frame["note"].dtype, pd.StringDtype), "a column without values takes the others' type"
+    assert frame["note"].isna().tolist() == [False, False, True, True]
+    assert sources[1].notes == (
+        "column 'amount' holds integers in 'a.csv' and decimal numbers in 'b.csv': read as decimal numbers "
+        "in every file",
+    )
+
+
+def test_numbers_in_one_file_and_text_in_another_are_refused_naming_both(tmp_path: Path) -> None:
+    pd.DataFrame({"amount": [1, 2, 3], "label": list("abc")}).to_csv(tmp_path / "a.csv", index=False)
+    pd.DataFrame({"amount": ["4", "unknown", "6"], "label": list("abc")}).to_csv(
+        tmp_path / "b.csv", index=False
+    )
+    with pytest.raises(DataError) as caught:
+        readers.read_raw(tmp_path)
+    assert str(caught.value).startswith(
+        "column 'amount' holds integers in raw file 'a.csv' but text in 'b.csv' (row 2: 'unknown')"
+    )
+
+
+def test_dates_with_and_without_a_time_zone_are_refused_naming_both_types(tmp_path: Path) -> None:
+    when = pd.date_range("2024-01-01", periods=3)
+    pd.DataFrame({"when": when, "y": [1, 2, 3]}).to_parquet(tmp_path / "a.parquet")
+    pd.DataFrame({"when": when.tz_localize("UTC"), "y": [1, 2, 3]}).to_parquet(tmp_path / "b.parquet")
+    with pytest.raises(DataError, match=r"'when' is datetime64\[\w+\] in raw file 'a.parquet' but .*UTC"):
+        readers.read_raw(tmp_path)
+
+
+def test_json_numbers_and_strings_in_one_column_are_refused_with_the_row(tmp_path: Path) -> None:
+    (tmp_path / "raw.jsonl").write_text(
+        '{"age": 41, "y": "a"}\n{"age": 39, "y": "b"}\n{"age": "70y", "y": "a"}\n'
+    )
+    with pytest.raises(
+        DataError, match=re.escape("'age' of raw file 'raw.jsonl' holds integers and text (row 3: '70y')")
+    ):
+        readers.read_raw(tmp_path / "raw.jsonl")
+
+
+def _flat_frame(**columns: object) -> pd.DataFrame:
+    frame = pd.DataFrame({"text": ["up", "down", "flat"], "label": ["a", "b", "a"], "n": [1, 2, 3]})
+    for name, values in columns.items():
+        frame[name] = values
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("frame", "text_col", "message"),
+    [
+        (
+            _flat_frame(label=[np.array([0]), np.array([1]), None]),
+            "text",
+            "label_col 'label' holds lists (e.g. [0] in row 1)",
+        ),
+        (_flat_frame(text=[["up"], ["down"], ["flat"]]), "text", "text_col 'text' holds lists"),
+        (
+            _flat_frame(tags=[{"k": 1}, {"k": 2}, None]),
+            None,
+            "column 'tags' holds records (e.g. {'k': 1} in row 1)",
+        ),
+    ],
+)
+def test_lists_and_records_where_one_value_per_row_is_needed_are_refused(
+    frame: pd.DataFrame, text_col: str | None, message: str
+) -> None:
+    with pytest.raises(DataError, match=re.escape(message)):
+        quality.assess(frame, label_col="label", text_col=text_col, id_col=None, duplicates="keep")
+
+
+def test_a_text_data_set_carries_a_list_column_it_does_not_read() -> None:
+    frame = _flat_frame(entities=[["Nokia"], [], ["Kone", "Elisa"]])
+    kept = quality.assess(frame, label_col="label", text_col="text", id_col=None, duplicates="keep")[0]
+    assert kept["entities"].tolist() == [["Nokia"], [], ["Kone", "Elisa"]]
+
+
+def test_a_file_half_utf8_half_cp1252_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "raw.csv"
+    path.write_bytes("text,label\nup,a\nNestlé up,a\n".encode() + "down 5 €,b\nflat,a\n".encode("cp1252"))
+    with pytest.raises(DataError) as caught:
+        readers.read_raw(path)
+    assert str(caught.value).startswith(
+        "raw file 'raw.csv' mixes text encodings: line 3 holds UTF-8 ('é') but line 4 is not UTF-8 "
+        "(byte 0x80, '€' in cp1252)"
+    )
+    assert "re-save the file as UTF-8" in str(caught.value)
+
+
+def test_a_utf8_byte_order_mark_before_cp1252_text_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "raw.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "text,label\nCafé,a\nup,b\n".encode("cp1252"))
+    with pytest.raises(DataError, match="line 1 holds a UTF-8 byte-order mark but line 2 is not UTF-8"):
+        readers.read_raw(path)
+
+
+@pytest.mark.parametrize("shift", [-2, -1, 0, 1])
+def test_mixed_encodings_are_found_across_block_boundaries_with_their_lines(
+    tmp_path: Path, shift: int
+) -> None:
+    """A UTF-8 character cut by the scan's 1 MiB blocks is still one, on the right line; so is the
+    last byte of a file that ends inside a sequence."""
+    filler = b"text,label\n" + b"a,b\n" * 300_000
+    at = (1 << 20) + shift  # "é" from here: before, across (-1) or after the first block's end
+    body = filler[:at] + "é".encode() + filler[at:] + "ß".encode("cp1252")
+    path = tmp_path / "raw.csv"
+    path.write_bytes(body)
+    line = body[:at].count(b"\n") + 1
+    with pytest.raises(
+        DataError, match=f"line {line} holds UTF-8 \\('é'\\) but line 300002 is not UTF-8 \\(byte 0xdf"
+    ):
+        readers._refuse_mixed_encoding(path, "cp1252")
+
+
+def _utf8_sequence_by_regex(data: bytes) -> tuple[int, int] | None:
+    """The same question answered by the Unicode standard's table of well-formed sequences."""
+    found = re.search(
+        rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+        rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+        rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}",
+        data,
+    )
+    return (found.start(), len(found.group())) if found else None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=12)
+    | st.lists(
+        st.sampled_from(
+            [
+                b"a",
+                b"\xc3",
+                b"\xa9",
+                b"\xe2\x82",
+                b"\xac",
+                b"\xf0\x9f",
+                b"\x98\x80",
+                b"\xed\xa0\x80",
+                b"\xe0\x80\x80",
+            ]
+        ),
+        max_size=6,
+    ).map(b"".join)
+)
+def test_the_utf8_sequence_finder_agrees_with_the_standard(data: bytes) -> None:
+    assert readers._utf8_sequence(data) == _utf8_sequence_by_regex(data)

@@ -10,6 +10,7 @@ import mlflow
 import pytest
 
 from bricksml import runtime
+from bricksml.errors import BricksmlError
 from bricksml.tracking import setup
 
 
@@ -68,6 +69,39 @@ def test_resolve_path_does_not_mirror_lookalike_prefixes(local: Path) -> None:
 def test_resolve_path_on_databricks_is_unchanged(databricks: Path, path: str, expected: str) -> None:
     assert runtime.on_databricks()
     assert runtime.resolve_path(path) == Path(expected)
+
+
+@pytest.mark.parametrize(
+    ("path", "root"),
+    [
+        ("/Volumes/../../etc", "/Volumes"),
+        ("/Volumes/..", "/Volumes"),
+        ("/Volumes/main/../../Workspace/x", "/Volumes"),
+        ("/Workspace/Shared/../../../x", "/Workspace"),
+        ("dbfs:/tmp/../../etc/passwd", "/dbfs"),
+    ],
+)
+@pytest.mark.parametrize("where", ["local", "databricks"])
+def test_a_workspace_path_that_climbs_out_of_its_root_is_refused(
+    request: pytest.FixtureRequest, where: str, path: str, root: str
+) -> None:
+    """Locally it would land outside the mirror (next to it, or anywhere); on Databricks outside the
+    volumes: the same refusal in both places, so that a local run cannot pass what Databricks refuses."""
+    request.getfixturevalue(where)
+    with pytest.raises(BricksmlError) as caught:
+        runtime.resolve_path(path)
+    assert caught.value.exit_code == 2
+    assert str(caught.value).startswith(f"the path {path!r} climbs out of {root} with '..'")
+
+
+def test_a_workspace_path_whose_dots_stay_inside_resolves_to_where_they_lead(local: Path) -> None:
+    assert runtime.resolve_path("/Volumes/main/../lab/data/./x") == local / "Volumes/lab/data/x"
+    assert runtime.resolve_path("/Volumes/main/..") == local / "Volumes"
+
+
+def test_a_local_path_with_dots_is_the_user_s_own(local: Path) -> None:
+    assert runtime.resolve_path("../data/raw.csv") == Path("../data/raw.csv")
+    assert runtime.resolve_path("/tmp/a/../b.csv") == Path("/tmp/a/../b.csv")
 
 
 def test_local_root_defaults_to_dot_bricksml(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+
+from bricksml.errors import BricksmlError
 
 LOCAL_ROOT_ENV = "BRICKSML_LOCAL_ROOT"
 DEFAULT_LOCAL_ROOT = ".bricksml"
@@ -36,18 +39,35 @@ def resolve_path(path: str | os.PathLike[str]) -> Path:
     """Map a workspace path (``/Volumes/...``, ``/Workspace/...``, ``dbfs:/...``) to a real path.
 
     On Databricks the path is used as it is; locally it moves under :func:`local_root`.
-    Any other path (a local file, a relative path) is returned unchanged.
+    Any other path (a local file, a relative path) is returned unchanged. A workspace path whose
+    ``..`` climbs out of its root (``/Volumes/../../etc``) is refused, here and on Databricks
+    alike: locally it would write outside the mirror, on Databricks outside the volumes.
     """
     text = os.fspath(path)
     if text.startswith("dbfs:/"):
         text = text[len("dbfs:") :]
         if not text.startswith(("/Volumes/", "/Workspace/")):
             text = "/dbfs" + text
+    if not (text.startswith(_MIRRORED_PREFIXES) or text in ("/Volumes", "/Workspace")):
+        return Path(text)
+    text = _inside_its_root(text, os.fspath(path))
     if on_databricks():
         return Path(text)
-    if text.startswith(_MIRRORED_PREFIXES) or text in ("/Volumes", "/Workspace"):
-        return local_root() / text.lstrip("/")
-    return Path(text)
+    return local_root() / text.lstrip("/")
+
+
+def _inside_its_root(text: str, given: str) -> str:
+    """The workspace path with its ``..`` resolved, if it stays under its root (/Volumes, ...)."""
+    if ".." not in text:
+        return text
+    root = "/" + text.split("/")[1]
+    normal = posixpath.normpath(text)
+    if normal != root and not normal.startswith(root + "/"):
+        raise BricksmlError(
+            f"the path {given!r} climbs out of {root} with '..'; give a path inside {root}/ "
+            "(without '..' that leaves it)"
+        )
+    return normal
 
 
 def tracking_uri() -> str:

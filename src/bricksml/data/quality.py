@@ -5,6 +5,9 @@ Pure functions of a frame and the column roles; no I/O.
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -25,6 +28,27 @@ _BUCKET_BYTES = 4 << 20
 #: Rows per slice when scanning text bytes, to bound temporary arrays.
 _SLICE_ROWS = 1 << 16
 _SENTINEL = pa.array(["x"], pa.large_string())
+#: What a column holds, in the words of a message, from pandas' type inference (a C pass that
+#: stops at the first value of another type); integers and decimal numbers are both numbers.
+_INFERRED = {
+    "string": "text",
+    "integer": "integers",
+    "floating": "decimal numbers",
+    "mixed-integer-float": "decimal numbers",
+    "decimal": "decimal numbers",
+    "boolean": "true/false values",
+    "datetime64": "dates",
+    "datetime": "dates",
+    "date": "dates",
+    "timedelta64": "durations",
+    "timedelta": "durations",
+    "bytes": "bytes",
+}
+#: The kind of a column without a value: it takes the kind of the same column in other files.
+NO_VALUES = "no values"
+#: Kinds no row can be learnt from or split on: one value per row is what a label, an id or a
+#: feature is.
+NESTED = ("lists", "records")
 
 
 @dataclass
@@ -148,6 +172,114 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[tuple[str, str]]) -> 
         )
 
 
+def column_kind(values: pd.Series) -> str:
+    """What a column holds, in words ("integers", "text", "lists", ...; "mixed" for several kinds).
+
+    Typed columns are judged by their type; only object columns (JSON Lines, Parquet lists and
+    structs) are looked at value by value, and only when pandas' inference finds no single type.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = pd.Series(values.cat.categories)
+    if values.isna().all():
+        return NO_VALUES
+    inferred = pd.api.types.infer_dtype(values, skipna=True)
+    if inferred in _INFERRED:
+        return _INFERRED[inferred]
+    found = mixed_values(values)
+    return "mixed" if found else value_kind(values[values.notna()].iloc[0])
+
+
+def family(kind: str) -> str:
+    """Kinds that mix without loss: integers and decimal numbers are both numbers."""
+    return "numbers" if kind in ("integers", "decimal numbers") else kind
+
+
+def value_kind(value: object) -> str:
+    """The kind of one value, in the words of :func:`column_kind`."""
+    if isinstance(value, (bool, np.bool_)):
+        return "true/false values"
+    if isinstance(value, numbers.Integral):
+        return "integers"
+    if isinstance(value, (numbers.Real, decimal.Decimal)):
+        return "decimal numbers"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (bytes, bytearray)):
+        return "bytes"
+    if isinstance(value, (list, tuple, set, np.ndarray)):
+        return "lists"
+    if isinstance(value, dict):
+        return "records"
+    if isinstance(value, (dt.date, dt.datetime)):
+        return "dates"
+    if isinstance(value, dt.timedelta):
+        return "durations"
+    return type(value).__name__
+
+
+def mixed_values(values: pd.Series) -> tuple[str, str, int, object] | None:
+    """Two kinds of values in one column: the first kind, the other, and its first value (row, value).
+
+    Rows are 0-based positions. None when every value is of one family (see :func:`family`).
+    """
+    if values.dtype != object:
+        return None
+    first: str | None = None
+    present = values.notna().to_numpy()
+    for row, value in enumerate(values.to_numpy()):
+        if not present[row]:
+            continue
+        kind = value_kind(value)
+        if first is None:
+            first = kind
+        elif family(kind) != family(first):
+            return first, kind, row, value
+    return None
+
+
+def show(value: object, limit: int = 40) -> str:
+    """A value as a message quotes it: its repr (a NumPy array as a list), cut to ``limit`` characters."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def require_flat(frame: pd.DataFrame, roles: Iterable[tuple[str, str]], features: Iterable[str] = ()) -> None:
+    """Refuse a column of lists or records where a job needs one value per row, naming it.
+
+    ``roles`` are (parameter, column) pairs (the label, text and id columns); ``features`` the
+    other columns a tabular model learns from. A text data set carries its other columns as they
+    are: nothing reads them.
+    """
+    need = {
+        "label_col": "the label must be one class per row (a name or a number)",
+        "text_col": "the text column must hold one text per row",
+        "id_col": "an id must be one value per row",
+    }
+    named = [(role, col) for role, col in roles if col]
+    named += [("column", col) for col in features if col not in {c for _, c in named}]
+    for role, col in named:
+        values = frame[col]
+        if values.dtype != object:
+            continue
+        kind = column_kind(values)
+        if kind not in NESTED:
+            continue
+        row = int(np.flatnonzero(values.notna().to_numpy())[0])
+        example = f"{show(values.iloc[row])} in row {row + 1}"
+        if role == "column":
+            raise DataError(
+                f"column {col!r} holds {kind} (e.g. {example}), not one value per row: a tabular data "
+                "set learns from every column but label_col and id_col; flatten it into columns or "
+                "remove it from the raw files"
+            )
+        raise DataError(
+            f"{role} {col!r} holds {kind} (e.g. {example}), not one value per row; {need[role]}: "
+            "flatten the column in the raw files or name another one"
+        )
+
+
 def normalized_text(text: pd.Series) -> pa.Array:
     """The key under which two texts count as the same: case and spacing do not matter.
 
@@ -196,7 +328,9 @@ def assess_rows(
     duplicates: str,
 ) -> Assessment:
     """:func:`assess` without copying the frame: the kept rows come back as positions."""
-    require_columns(frame, [("label_col", label_col), ("text_col", text_col or ""), ("id_col", id_col or "")])
+    roles = [("label_col", label_col), ("text_col", text_col or ""), ("id_col", id_col or "")]
+    require_columns(frame, roles)
+    require_flat(frame, roles, () if text_col else [c for c in frame.columns if c not in (label_col, id_col)])
     report = QualityReport(rows_in=len(frame), records_in_file=len(frame), text=bool(text_col))
     label = frame[label_col]
     missing = _empty(label, arrow.strings(label))

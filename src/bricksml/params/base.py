@@ -17,6 +17,11 @@ from bricksml.errors import ParameterError
 
 KINDS = ("str", "int", "float", "bool", "json", "list")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+#: Longest name: a name becomes a folder (255 bytes at most on common file systems) and part of
+#: the names of temporary folders and registry entries, which add their own characters.
+NAME_MAX = 128
+#: A refused value longer than this is quoted cut, with its length: the message stays one readable line.
+_SHOWN_MAX = 60
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 
@@ -42,11 +47,14 @@ def param(
 
 
 def name_check(value: str | None) -> str | None:
-    """Names that become folders or registry names: letters, digits, '_', '-', '.'; no '..'."""
+    """Names that become folders or registry names: letters, digits, '_', '-', '.'; no '..'; short
+    enough for a file system (:data:`NAME_MAX` characters)."""
     if value is None:
         return None
     if not _NAME_RE.match(value) or ".." in value:
         return "made of letters, digits, '_', '-' and '.' (not starting with '.', no '..')"
+    if len(value) > NAME_MAX:
+        return f"at most {NAME_MAX} characters long (it names a folder), not {len(value)}"
     return None
 
 
@@ -186,5 +194,18 @@ def _parse_value(owner: str, f: dataclasses.Field, value: Any) -> Any:
     if check is not None:
         problem = check(parsed)
         if problem:
-            raise ParameterError(name, owner, problem, value)
+            raise ParameterError(name, owner, problem, _Shown(value))
     return parsed
+
+
+class _Shown:
+    """A refused value as the message quotes it: its repr, cut when long (a 300-character name)."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        text = repr(self.value)
+        if len(text) <= _SHOWN_MAX:
+            return text
+        return f"{text[: _SHOWN_MAX - 5]}...{text[-1]} ({len(str(self.value))} characters)"
