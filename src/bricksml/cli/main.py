@@ -1,7 +1,8 @@
 """Entry point: parse the command line, dispatch to one command module, report one way.
 
 Every user mistake ends here as one line on stderr and a non-zero exit; ``--output json``
-prints one envelope on stdout, on success and on failure.
+prints one envelope on stdout, on success and on failure. Only the chosen command's module is
+imported (:mod:`bricksml.cli.commands`), so help and mistakes come back at once.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from bricksml import __version__, runtime
-from bricksml.cli.commands import COMMANDS
+from bricksml.cli.commands import BY_NAME, COMMANDS
 from bricksml.errors import BricksmlError
 
 INTERNAL_ERROR = 70
@@ -28,12 +29,20 @@ class _Parser(argparse.ArgumentParser):
         raise BricksmlError(f"{self.prog}: {message}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_arguments: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """Every command by name and help; the flags of those in ``with_arguments`` (default: all).
+
+    A command's flags come from its module, whose import is what costs: :func:`main` asks only
+    for the command being run (none for ``bricksml --help``).
+    """
     parser = _Parser(prog="bricksml", description="Databricks MLOps jobs that also run on one laptop.")
     parser.add_argument("--version", action="version", version=f"bricksml {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
         sub = commands.add_parser(command.NAME, help=command.HELP, description=command.HELP)
+        sub.set_defaults(handler=command)
+        if with_arguments is not None and command.NAME not in with_arguments:
+            continue
         sub.add_argument(
             "--output",
             choices=("text", "json"),
@@ -41,7 +50,6 @@ def build_parser() -> argparse.ArgumentParser:
             help="text for people, json for scripts",
         )
         command.add_arguments(sub)
-        sub.set_defaults(handler=command)
     return parser
 
 
@@ -50,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     wants_json = _wants_json(argv)
     command_name = next((a for a in argv if not a.startswith("-")), "")
     try:
-        args = build_parser().parse_args(argv)
+        chosen = [command_name] if command_name in BY_NAME else []
+        args = build_parser(chosen).parse_args(argv)
         # Libraries print progress and links (MLflow does, for remote tracking servers): with
         # --output json they go to stderr, so stdout holds the envelope and nothing else.
         with contextlib.redirect_stdout(sys.stderr) if wants_json else contextlib.nullcontext():

@@ -8,6 +8,7 @@ A search is JSON such as::
 
 Grid values are lists; random search also takes ``uniform``, ``loguniform`` and ``randint``
 ranges. Each trial is cross-validated on the training split; the caller refits the best one.
+SciPy and scikit-learn load on first use: the train contract imports this module to check a search.
 """
 
 from __future__ import annotations
@@ -15,11 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from scipy import stats
-from sklearn.model_selection import ParameterGrid, ParameterSampler
-
-from bricksml.models.features import FEATURE_PARAM_NAMES
 
 METRICS = ("f1_macro", "f1_weighted", "accuracy", "roc_auc_ovr", "neg_log_loss")
 KEYS = ("method", "trials", "folds", "metric", "model_params", "feature_params")
@@ -54,6 +50,8 @@ class SearchPlan:
             raise SearchError(f"unknown key {unknown[0]!r}; valid keys: {', '.join(KEYS)}")
         model_space = _space(raw.get("model_params", {}), "model_params")
         feature_space = _space(raw.get("feature_params", {}), "feature_params")
+        from bricksml.models.features import FEATURE_PARAM_NAMES
+
         bad = sorted(set(feature_space) - set(FEATURE_PARAM_NAMES))
         if bad:
             raise SearchError(f"feature_params: unknown feature parameter {bad[0]!r}")
@@ -88,10 +86,14 @@ class SearchPlan:
         return plan
 
     def grid_size(self) -> int:
+        from sklearn.model_selection import ParameterGrid
+
         return len(ParameterGrid(_grid(self.model_space, self.feature_space)))
 
     def trials_iter(self, seed: int) -> Iterator[Trial]:
         """The trials: every grid point, or ``trials`` random draws (deterministic by seed)."""
+        from sklearn.model_selection import ParameterGrid, ParameterSampler
+
         if self.method == "grid":
             points: Any = ParameterGrid(_grid(self.model_space, self.feature_space))
         else:
@@ -134,6 +136,8 @@ def _grid(model_space: dict[str, Any], feature_space: dict[str, Any]) -> dict[st
 def _distribution(value: Any) -> Any:
     if isinstance(value, list):
         return value
+    from scipy import stats
+
     ((kind, (low, high)),) = value.items()
     if kind == "uniform":
         return stats.uniform(low, high - low)

@@ -4,22 +4,21 @@ Each entry says how to build the estimator from ``model_params`` and what its fe
 ``dense`` estimators get TF-IDF reduced by truncated SVD (latent semantic analysis) instead of the
 sparse matrix, and ``nonnegative`` estimators get min-max scaling instead of standardisation.
 Adding a model type is one more :class:`ModelType` in :data:`MODEL_TYPES`.
+
+The table names estimator classes by import path and imports one only when it builds it: the
+train contract takes its ``model_type`` choices from here, and a command line that is only being
+parsed or refused must not wait a second or more for scikit-learn (``benchmarks/startup.py``).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.naive_bayes import MultinomialNB
-from sklearn.svm import LinearSVC
-from sklearn.utils.class_weight import compute_sample_weight
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
 
 
 @dataclass(frozen=True)
@@ -44,9 +43,15 @@ class ModelType:
         return self.build({**self.defaults, **model_params}, seed)
 
 
-def _seeded(cls: type, **fixed: Any) -> Callable[[dict[str, Any], int], BaseEstimator]:
+def _class(path: str) -> type:
+    """``"sklearn.svm.LinearSVC"`` -> the class, imported now."""
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def _seeded(path: str, **fixed: Any) -> Callable[[dict[str, Any], int], BaseEstimator]:
     def build(params: dict[str, Any], seed: int) -> BaseEstimator:
-        estimator = cls(**fixed)
+        estimator = _class(path)(**fixed)
         if "random_state" in estimator.get_params():
             estimator.set_params(random_state=seed)
         return estimator.set_params(**params)
@@ -56,8 +61,8 @@ def _seeded(cls: type, **fixed: Any) -> Callable[[dict[str, Any], int], BaseEsti
 
 def _calibrated_linear_svm(params: dict[str, Any], seed: int) -> BaseEstimator:
     # LinearSVC has no predict_proba; calibration (Platt scaling on 3 folds) gives probabilities.
-    svm = LinearSVC(random_state=seed).set_params(**params)
-    return CalibratedClassifierCV(svm, method="sigmoid", cv=3)
+    svm = _class("sklearn.svm.LinearSVC")(random_state=seed).set_params(**params)
+    return _class("sklearn.calibration.CalibratedClassifierCV")(svm, method="sigmoid", cv=3)
 
 
 MODEL_TYPES: dict[str, ModelType] = {
@@ -65,7 +70,7 @@ MODEL_TYPES: dict[str, ModelType] = {
     for t in (
         ModelType(
             "naive_bayes",
-            _seeded(MultinomialNB),
+            _seeded("sklearn.naive_bayes.MultinomialNB"),
             {"alpha": 0.1},
             nonnegative=True,
             explain="coef",
@@ -73,7 +78,7 @@ MODEL_TYPES: dict[str, ModelType] = {
         ),
         ModelType(
             "logistic_regression",
-            _seeded(LogisticRegression),
+            _seeded("sklearn.linear_model.LogisticRegression"),
             {"C": 4.0, "max_iter": 2000, "class_weight": "balanced"},
             explain="coef",
         ),
@@ -90,14 +95,14 @@ MODEL_TYPES: dict[str, ModelType] = {
         ),
         ModelType(
             "random_forest",
-            _seeded(RandomForestClassifier),
+            _seeded("sklearn.ensemble.RandomForestClassifier"),
             {"n_estimators": 200, "n_jobs": -1, "class_weight": "balanced_subsample"},
             explain="importances",
             fitted_types=("sklearn.tree._tree.Tree",),
         ),
         ModelType(
             "gradient_boosting",
-            _seeded(HistGradientBoostingClassifier),
+            _seeded("sklearn.ensemble.HistGradientBoostingClassifier"),
             {"max_iter": 200, "learning_rate": 0.1, "early_stopping": False},
             dense=True,
             explain="importances",
@@ -136,4 +141,7 @@ def fit_params(model_type: str, y: Sequence[Any]) -> dict[str, Any]:
     """Keyword arguments for ``Pipeline.fit``: balanced sample weights where the type asks."""
     if MODEL_TYPES[model_type].sample_weight != "balanced":
         return {}
+    import numpy as np
+    from sklearn.utils.class_weight import compute_sample_weight
+
     return {"model__sample_weight": compute_sample_weight("balanced", np.asarray(y))}

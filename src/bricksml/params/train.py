@@ -1,4 +1,8 @@
-"""Parameters of the train_models job (both of its tasks: train and validate)."""
+"""Parameters of the train_models job (both of its tasks: train and validate).
+
+The model, feature and search checks need scikit-learn; they load when there is something to check,
+so that a command line is parsed (and a mistake refused) without it.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,6 @@ import dataclasses
 import re
 from typing import Any, ClassVar
 
-from bricksml.models import search as search_space
-from bricksml.models.features import FeatureParamError
-from bricksml.models.pipeline import ModelParamError, check_feature_params, check_model_params
 from bricksml.models.types import MODEL_TYPES
 from bricksml.params.base import Contract, name_check, param
 from bricksml.params.create_data import DEFAULT_DATA_ROOT
@@ -144,15 +145,28 @@ class TrainParams(Contract):
     )
 
     def __post_init__(self) -> None:
-        try:
-            check_model_params(self.model_type, self.model_params, self.seed)
-        except ModelParamError as exc:
-            self.fail("model_params", f"valid for model_type {self.model_type!r} ({exc})", self.model_params)
-        try:
-            check_feature_params(self.feature_params)
-        except FeatureParamError as exc:
-            self.fail("feature_params", f"valid feature parameters ({exc})", self.feature_params)
+        # Empty model and feature parameters mean the defaults, which are valid for every model
+        # type and seed (tests/test_startup.py checks it): nothing to check, no scikit-learn to load.
+        if self.model_params:
+            from bricksml.models.pipeline import ModelParamError, check_model_params
+
+            try:
+                check_model_params(self.model_type, self.model_params, self.seed)
+            except ModelParamError as exc:
+                self.fail(
+                    "model_params", f"valid for model_type {self.model_type!r} ({exc})", self.model_params
+                )
+        if self.feature_params:
+            from bricksml.models.features import FeatureParamError
+            from bricksml.models.pipeline import check_feature_params
+
+            try:
+                check_feature_params(self.feature_params)
+            except FeatureParamError as exc:
+                self.fail("feature_params", f"valid feature parameters ({exc})", self.feature_params)
         if self.search:
+            from bricksml.models import search as search_space
+
             try:
                 search_space.SearchPlan.parse(self.search, self.model_type)
             except search_space.SearchError as exc:

@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bricksml.cli.flags import add_contract_flags, contract_values
-from bricksml.data import leaks
-from bricksml.jobs.create_data import create_data
 from bricksml.params import CreateDataParams
-from bricksml.progress import Progress
-
-NAME = "create-data"
-HELP = "Turn raw files into an immutable, versioned set of train/test/holdout splits."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,10 +14,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict:
     params = CreateDataParams.parse(contract_values(args, CreateDataParams))
+    # The job needs pandas and pyarrow: imported once the parameters are known to be good.
+    from bricksml.jobs.create_data import create_data
+    from bricksml.progress import Progress
+
     return create_data(params, progress=Progress()).to_dict()
 
 
 def render(data: dict) -> str:
+    from bricksml.data import leaks  # pandas, loaded by the run that made ``data`` anyway
+
     status = "created" if data["status"] == "created" else "already exists with identical content (no-op)"
     lines = [f"data version {data['data_name']}/{data['data_version']} {status}: {data['path']}"]
     lines += [f"  {name}: {rows} rows" for name, rows in data["splits"].items()]

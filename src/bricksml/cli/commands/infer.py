@@ -5,12 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bricksml.cli.flags import add_contract_flags, contract_values
-from bricksml.jobs.inference import run_inference
 from bricksml.params import InferenceParams
-from bricksml.progress import Progress
-
-NAME = "infer"
-HELP = "Score data in chunks with a model (by run id, model URI or alias) and save the predictions."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict:
     params = InferenceParams.parse(contract_values(args, InferenceParams))
+    # MLflow, pandas and scikit-learn: imported once the parameters are known to be good.
+    from bricksml.jobs.inference import run_inference
+    from bricksml.progress import Progress
+
     return run_inference(params, progress=Progress()).to_dict()
 
 

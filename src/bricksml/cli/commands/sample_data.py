@@ -5,15 +5,12 @@ from __future__ import annotations
 import argparse
 
 from bricksml import runtime
-from bricksml.data import sample
-from bricksml.data.store import write_parquet
 from bricksml.errors import BricksmlError
-
-NAME = "sample-data"
-HELP = "Write a synthetic data set (financial sentiment text or tabular customers)."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from bricksml.data import sample  # pandas (~0.5 s), for the names of the kinds
+
     parser.add_argument("--kind", choices=sorted(sample.KINDS), default="sentiment")
     parser.add_argument("--rows", type=int, default=5000, help="number of rows (default: 5000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -31,6 +28,9 @@ def run(args: argparse.Namespace) -> dict:
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".tsv", ".parquet", ".jsonl"):
         raise BricksmlError(f"--out {args.out!r}: use a .csv, .tsv, .parquet or .jsonl file name")
+    from bricksml.data import sample
+    from bricksml.data.store import write_parquet
+
     frame = sample.KINDS[args.kind](args.rows, args.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -6,13 +6,7 @@ import argparse
 
 from bricksml.cli import summaries
 from bricksml.cli.flags import add_contract_flags, contract_values
-from bricksml.jobs.train_models import train_models
-from bricksml.jobs.validate_model import validate_model
 from bricksml.params import TrainParams
-from bricksml.progress import Progress
-
-NAME = "train"
-HELP = "Train a model on a data version, log it to MLflow, register it and run the promotion gate."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict:
     params = TrainParams.parse(contract_values(args, TrainParams))
+    # MLflow, skops and scikit-learn: imported once the parameters are known to be good.
+    from bricksml.jobs.train_models import train_models
+    from bricksml.jobs.validate_model import validate_model
+    from bricksml.progress import Progress
+
     progress = Progress()
     trained = train_models(params, progress=progress)
     gate = validate_model(params, trained.model_version, progress=progress)

@@ -9,10 +9,6 @@ from pathlib import Path
 from bricksml.bundle import config
 from bricksml.cli.commands.run import pairs, read_params_file
 from bricksml.errors import BricksmlError
-from bricksml.workspace import jobs
-
-NAME = "trigger"
-HELP = "Trigger a deployed bundle job on Databricks (parameters from jobs/*.json), optionally wait."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +42,8 @@ def run(args: argparse.Namespace) -> dict:
     given = read_params_file(args.params_file) if args.params_file else {}
     given.update(pairs(args.param, "--param"))
     parameters = job_parameters(bundle, args.job, given)
+    from bricksml.workspace import jobs  # the Databricks SDK: ~1 s to import
+
     client = jobs.connect()
     job_id = args.job_id
     if job_id is None:
@@ -72,6 +70,8 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def render(data: dict) -> str:
+    from bricksml.workspace import jobs
+
     lines = [f"{data['job']} run {data['run_id']}: {data['run_page_url']}"]
     if data["state"]:
         lines[0] += f" ({data['state']['result_state']})"

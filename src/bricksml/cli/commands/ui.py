@@ -18,8 +18,6 @@ from bricksml.params.base import name_check
 from bricksml.params.train import DEFAULT_EXPERIMENT
 from bricksml.tracking import ui_links
 
-NAME = "ui"
-HELP = "Open the MLflow UI on the local tracking store and model registry."
 #: The tag train_models puts on its runs (with ``data_name``): it tells training runs from the
 #: inference runs, whatever the experiments are called.
 TRAINING_RUNS = "tags.`bricksml.job` = 'train_models'"
