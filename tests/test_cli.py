@@ -310,3 +310,8 @@ def test_every_command_has_output_flag() -> None:
         sub = _subparser(name)
         output = next(a for a in sub._actions if "--output" in a.option_strings)
         assert tuple(output.choices) == ("text", "json")
+
+
+def test_an_abbreviated_flag_is_refused_not_guessed(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "create-data", "--data-name", "x", "--data-version", "v1", "--label", "y")
+    assert code == 2 and err.strip() == "error: bricksml: unrecognized arguments: --label y"

@@ -23,7 +23,15 @@ INTERNAL_ERROR = 70
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but its errors go through the same one-line path as every other mistake."""
+    """argparse, but its errors go through the same one-line path as every other mistake.
+
+    No abbreviated flags: ``--label`` for ``--label-col`` would silently stop meaning it the day
+    another flag starts with ``--label``.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise BricksmlError(f"{self.prog}: {message}")
