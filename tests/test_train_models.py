@@ -523,3 +523,17 @@ def test_training_leaves_no_library_hints_on_the_console(store: Path) -> None:
         train_models(_params("cu", model_name="main.bricksml.cu_quiet"))
     shown = [f"{w.category.__name__}: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
     assert not shown, shown
+
+
+def test_a_job_passes_the_commit_and_target_for_the_lineage(store: Path) -> None:
+    """On Databricks the wheel has no working copy: the bundle's commit arrives as a parameter."""
+    params = _params(
+        "cu", model_name="main.bricksml.cu_lineage", git_commit="abc1234", bundle_target="staging"
+    )
+    result = train_models(params)
+    tags = registry.version(params.registered_model_name, result.model_version).tags
+    assert (tags["git_commit"], tags["bundle_target"]) == ("abc1234", "staging")
+    run = MlflowClient().get_run(result.run_id)
+    assert (
+        run.data.tags["mlflow.source.git.commit"] == "abc1234" and run.data.tags["bundle_target"] == "staging"
+    )

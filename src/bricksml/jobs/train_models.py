@@ -277,8 +277,9 @@ def _lineage(params: TrainParams, version: DataVersion) -> dict[str, str]:
         "text_col": version.text_col or "",
         "id_col": version.id_col or "",
         "model_type": params.model_type,
-        "bundle_target": runtime.bundle_target(),
-        "git_commit": gitinfo.code_commit(),
+        # A job passes both as parameters: an installed wheel has no working copy to ask.
+        "bundle_target": params.bundle_target or runtime.bundle_target(),
+        "git_commit": params.git_commit or gitinfo.code_commit(),
     }
 
 

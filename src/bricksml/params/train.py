@@ -106,6 +106,15 @@ class TrainParams(Contract):
         help="MLflow experiment (a /Shared/... or /Users/... path); {data_name} is replaced.",
         check=experiment_check,
     )
+    git_commit: str = param(
+        "",
+        help="Commit of the code, for the lineage (a bundle job passes ${bundle.git.commit}). "
+        "Empty: the working copy's.",
+    )
+    bundle_target: str = param(
+        "",
+        help="Bundle target the run belongs to (a bundle job passes ${bundle.target}). Empty: local.",
+    )
     seed: int = param(
         42,
         kind="int",
