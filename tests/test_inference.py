@@ -22,11 +22,13 @@ from bricksml.cli.main import main
 from bricksml.data import sample
 from bricksml.errors import DataError, ParameterError
 from bricksml.inference import source
+from bricksml.inference import spark as spark_module
 from bricksml.jobs.create_data import create_data
 from bricksml.jobs.inference import run_inference
 from bricksml.jobs.train_models import train_models
 from bricksml.jobs.validate_model import validate_model
 from bricksml.params import CreateDataParams, InferenceParams, TrainParams
+from bricksml.tracking import setup
 from bricksml.tracking.registry import RegistryError
 
 MODEL = "main.bricksml.fs_infer"
@@ -233,9 +235,12 @@ def test_bad_parameters_name_the_parameter(raw: dict, name: str) -> None:
     assert caught.value.name == name
 
 
-def test_spark_table_without_spark_is_a_clear_error_and_writes_nothing(trained: dict) -> None:
-    if importlib.util.find_spec("pyspark") is not None:
-        pytest.skip("Spark is installed here; this checks the error where it is not")
+def test_spark_table_without_spark_is_a_clear_error_and_writes_nothing(
+    trained: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A machine without pyspark: importing it fails (a None entry makes `import` raise ImportError).
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
     outputs = trained["root"] / OUTPUT / MODEL
     before = sorted(p.name for p in outputs.rglob("*")) if outputs.exists() else []
     with pytest.raises(DataError, match="input_table needs Spark"):
@@ -262,7 +267,8 @@ def test_failure_mid_scoring_leaves_nothing(trained: dict, monkeypatch: pytest.M
     before = set(versions.iterdir()) if versions.exists() else set()
     with pytest.raises(RuntimeError, match="the process went away"):
         _infer(model_name=MODEL, data_name="fs", data_version="v1", batch_size="10")
-    assert set(versions.iterdir()) == before
+    # The version's folder may not have existed before: then it must not exist after either.
+    assert (set(versions.iterdir()) if versions.exists() else set()) == before
 
 
 KILL_SCRIPT = """
@@ -320,3 +326,99 @@ def test_cli_infer_bad_input_is_one_line(trained: dict, tmp_path: Path, capsys) 
     err = capsys.readouterr().err
     assert code == 3
     assert len(err.strip().splitlines()) == 1 and "Sentence" in err
+
+
+def _logged_model_id(trained: dict) -> str:
+    experiment = MlflowClient().get_run(trained["run_id"]).info.experiment_id
+    found = mlflow.search_logged_models(
+        experiment_ids=[experiment],
+        filter_string=f"source_run_id = '{trained['run_id']}'",
+        output_format="list",
+    )
+    assert len(found) == 1, found
+    return found[0].model_id
+
+
+def _cli_infer(capsys, *args: str) -> tuple[int, dict, str]:
+    code = main(["infer", *args, "--output", "json"])
+    out, err = capsys.readouterr()
+    return code, json.loads(out), err
+
+
+def test_cli_logged_model_id_scores_exactly_as_its_version(trained: dict, capsys) -> None:
+    model_id = _logged_model_id(trained)
+    data_args = ("--data-name", "fs", "--data-version", "v1")
+    code, by_id, err = _cli_infer(capsys, "--model-uri", f"models:/{model_id}", *data_args)
+    assert code == 0, err
+    code, by_version, err = _cli_infer(
+        capsys, "--model-uri", f"models:/{MODEL}/{trained['version']}", *data_args
+    )
+    assert code == 0, err
+    for key in ("model_uri", "model_name", "model_version", "model_run_id", "rows", "prediction_counts"):
+        assert by_id["data"][key] == by_version["data"][key], key
+    assert by_id["data"]["model_uri"] == f"models:/{MODEL}/{trained['version']}"
+    first, second = (
+        pd.read_parquet(Path(d["data"]["output_path"], "predictions.parquet")).drop(columns="scored_at")
+        for d in (by_id, by_version)
+    )
+    pd.testing.assert_frame_equal(first, second)
+    metadata = json.loads(Path(by_id["data"]["output_path"], "metadata.json").read_text())
+    assert metadata["model"]["asked"] == f"models:/{model_id}"
+
+
+def test_cli_unknown_logged_model_id_is_one_line_naming_it(trained: dict, capsys) -> None:
+    asked = "models:/m-" + "0" * 32
+    code = main(["infer", "--model-uri", asked, "--data-name", "fs", "--data-version", "v1"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"{asked}: no such logged model" in err
+    assert f"{MODEL} v{trained['version']} (models:/{_logged_model_id(trained)})" in err
+
+
+def test_unregistered_logged_model_scores_under_its_id(trained: dict, tmp_path: Path) -> None:
+    """A model logged but never registered: scored by its id, its output under the id, its run named."""
+    version_uri = f"models:/{MODEL}/{trained['version']}"
+    local = Path(mlflow.artifacts.download_artifacts(version_uri, dst_path=str(tmp_path / "model")))
+    conf = mlflow.models.Model.load(str(local)).flavors["sklearn"]
+    with mlflow.start_run(experiment_id=setup.experiment_id("/Shared/bricksml/tests")) as run:
+        info = mlflow.sklearn.log_model(
+            mlflow.sklearn.load_model(version_uri),
+            name="model",
+            serialization_format="skops",
+            skops_trusted_types=conf["skops_trusted_types"],
+            signature=mlflow.models.get_model_info(version_uri).signature,
+            pip_requirements=[],
+        )
+    holdout = trained["holdout"]
+    path = tmp_path / "holdout.parquet"
+    holdout.to_parquet(path, index=False)
+    result = _infer(model_uri=f"models:/{info.model_id}", input_path=str(path))
+    assert (result.model_name, result.model_version) == ("", "")
+    assert result.model_uri == f"models:/{info.model_id}"
+    assert result.model_run_id == run.info.run_id
+    assert Path(result.output_path).parent == trained["root"] / OUTPUT / info.model_id
+    predictions = _predictions(result)
+    assert predictions["prediction"].astype(str).tolist() == _expected(trained, holdout).tolist()
+
+
+NO_SESSION_SCRIPT = """
+import sys
+from bricksml.cli.main import main
+sys.exit(main(["infer", "--model-name", sys.argv[1], "--input-table", "main.bricksml.new_sentences"]))
+"""
+
+
+def test_spark_table_with_pyspark_but_no_session_is_a_clear_error(trained: dict) -> None:
+    """pyspark installed (the dev extras), no Spark session: a laptop; a fresh process has none."""
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark is not installed; the test above checks the error without it")
+    outputs = trained["root"] / OUTPUT / MODEL
+    before = sorted(p.name for p in outputs.rglob("*")) if outputs.exists() else []
+    env = {**os.environ, "BRICKSML_LOCAL_ROOT": str(trained["root"])}
+    done = subprocess.run(
+        [sys.executable, "-c", NO_SESSION_SCRIPT, MODEL], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.strip().splitlines()[-1].endswith(spark_module.NEEDS_SPARK), done.stderr
+    assert (sorted(p.name for p in outputs.rglob("*")) if outputs.exists() else []) == before

@@ -1,20 +1,30 @@
-"""Resolve what the user asked for (run id, model URI, name + alias) to one registered version."""
+"""Resolve what the user asked for (run id, model URI, name + alias) to the model to load.
+
+Every reference is parsed by :mod:`bricksml.tracking.model_refs`, the parser the parameter check
+uses too. Each resolves to one registered version, except a logged model (``models:/m-<id>``)
+that was never registered: it resolves to itself and the run that logged it.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
+from mlflow.entities import LoggedModel, LoggedModelStatus
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
 
 from bricksml.params.inference import InferenceParams
-from bricksml.tracking import registry
+from bricksml.tracking import model_refs, registry
+from bricksml.tracking.model_refs import AliasRef, LoggedModelRef, ModelRef, RunRef, VersionRef
 from bricksml.tracking.registry import RegistryError
 
 
 @dataclass(frozen=True)
 class ResolvedModel:
-    """The model to load and where it comes from."""
+    """The model to load and where it comes from (``version`` is empty for an unregistered model)."""
 
     asked: str  # what the user asked for, as they wrote it
     load_uri: str
@@ -26,24 +36,100 @@ class ResolvedModel:
 
     @property
     def model_uri(self) -> str:
-        return f"models:/{self.model_name}/{self.version}"
+        """The version's URI; a logged model's own where no version was registered."""
+        if self.version:
+            return str(VersionRef(self.model_name, self.version))
+        return self.load_uri
+
+    @property
+    def output_folder(self) -> PurePosixPath:
+        """Where under the output root its predictions go: ``<name>/v<N>``, else ``m-<id>``."""
+        if self.version:
+            return PurePosixPath(self.model_name, f"v{self.version}")
+        return PurePosixPath(self.model_id or "unregistered")
+
+    @property
+    def label(self) -> str:
+        """A short name for run names and messages: ``<name>-v<N>`` or ``m-<id>``."""
+        return f"{self.model_name}-v{self.version}" if self.version else str(self.model_id)
 
 
 def resolve(params: InferenceParams) -> ResolvedModel:
+    """The model ``params`` name: ``run_id``, else ``model_uri``, else ``model_name`` at its alias."""
     if params.run_id:
-        return _by_run(params.run_id, f"run_id {params.run_id}")
-    uri = params.model_uri
-    if uri.startswith("runs:/"):
-        return _by_run(uri[len("runs:/") :].split("/", 1)[0], uri)
-    if uri.startswith("models:/"):
-        ref = uri[len("models:/") :]
-        if "@" in ref:
-            name, alias = ref.split("@", 1)
-            return _by_alias(name, alias, uri)
-        name, _, number = ref.partition("/")
-        return _from_version(registry.version(name, number), uri)
-    name = params.registered_model_name
-    return _by_alias(name, params.model_alias, f"{name}@{params.model_alias}")
+        return resolve_ref(RunRef(params.run_id), f"run_id {params.run_id}")
+    if params.model_uri:
+        return resolve_ref(model_refs.parse(params.model_uri), params.model_uri)
+    return resolve_ref(AliasRef(params.registered_model_name, params.model_alias))
+
+
+def resolve_ref(ref: ModelRef, asked: str | None = None) -> ResolvedModel:
+    """Look ``ref`` up in the tracking store and registry; ``asked`` names it in errors."""
+    asked = asked or str(ref)
+    if isinstance(ref, RunRef):
+        return _by_run(ref.run_id, asked)
+    if isinstance(ref, VersionRef):
+        return _from_version(registry.version(ref.name, ref.version), asked)
+    if isinstance(ref, AliasRef):
+        return _by_alias(ref.name, ref.alias, asked)
+    return _by_logged_model(ref.model_id, asked)
+
+
+def _by_logged_model(model_id: str, asked: str) -> ResolvedModel:
+    """The logged model's newest registered version, else the logged model of its run."""
+    try:
+        logged = registry.client().get_logged_model(model_id)
+    except MlflowException:
+        raise RegistryError(
+            f"{asked}: no such logged model in this tracking store; {_recent_versions(with_model_ids=True)}"
+        ) from None
+    if logged.status != LoggedModelStatus.READY:
+        status = getattr(logged.status, "value", logged.status)
+        raise RegistryError(f"{asked}: the logged model is {status}, not READY (its run did not finish it)")
+    versions = _versions_of(logged)
+    if versions:
+        newest = max(versions, key=lambda v: (v.creation_timestamp or 0, int(v.version)))
+        return _from_version(newest, asked)
+    return ResolvedModel(
+        asked=asked,
+        load_uri=str(LoggedModelRef(logged.model_id)),
+        model_name="",
+        version="",
+        run_id=logged.source_run_id or "",
+        model_id=logged.model_id,
+        tags={k: v for k, v in (logged.tags or {}).items() if not k.startswith("mlflow.")},
+    )
+
+
+def _versions_of(logged: LoggedModel) -> list[ModelVersion]:
+    """The versions registered from ``logged``.
+
+    MLflow lists them in the logged model's ``mlflow.modelVersions`` tag when it registers one; a
+    store that lacks the tag is searched through the versions of the run that logged the model.
+    """
+    client = registry.client()
+    found = []
+    try:
+        listed = json.loads((logged.tags or {}).get(MLFLOW_MODEL_VERSIONS) or "[]")
+    except ValueError:
+        listed = []
+    for entry in listed if isinstance(listed, list) else []:
+        try:
+            version = client.get_model_version(str(entry["name"]), str(entry["version"]))
+        except (MlflowException, KeyError, TypeError):  # deleted since, or a tag in another shape
+            continue
+        if _is_from(version, logged):
+            found.append(version)
+    if not found and logged.source_run_id:
+        versions = client.search_model_versions(f"run_id='{logged.source_run_id}'")
+        found = [v for v in versions if _is_from(v, logged)]
+    return found
+
+
+def _is_from(version: ModelVersion, logged: LoggedModel) -> bool:
+    if version.model_id:
+        return version.model_id == logged.model_id
+    return version.source in (logged.model_uri, logged.artifact_location)
 
 
 def _by_alias(name: str, alias: str, asked: str) -> ResolvedModel:
@@ -69,11 +155,12 @@ def _from_version(version: ModelVersion, asked: str) -> ResolvedModel:
     number = str(version.version)
     return ResolvedModel(
         asked=asked,
-        load_uri=f"models:/{version.name}/{number}",
+        load_uri=str(VersionRef(version.name, number)),
         model_name=version.name,
         version=number,
         run_id=version.run_id or "",
-        model_id=getattr(version, "model_id", None),
+        # Databricks fills model_id; a local registry keeps the logged model only in the source.
+        model_id=version.model_id or model_refs.model_id_in(version.source),
         tags=dict(version.tags or {}),
     )
 
@@ -97,10 +184,15 @@ def _registered_models() -> str:
     return f"registered models: {', '.join(names)}"
 
 
-def _recent_versions() -> str:
+def _recent_versions(with_model_ids: bool = False) -> str:
     versions = registry.client().search_model_versions(max_results=200)
     latest = sorted(versions, key=lambda v: v.creation_timestamp or 0, reverse=True)[:5]
     if not latest:
         return "no model is registered yet (run train_models)"
-    listed = ", ".join(f"{v.name} v{v.version} (run {v.run_id})" for v in latest)
+
+    def origin(v: ModelVersion) -> str:
+        model_id = v.model_id or model_refs.model_id_in(v.source)
+        return str(LoggedModelRef(model_id)) if with_model_ids and model_id else f"run {v.run_id}"
+
+    listed = ", ".join(f"{v.name} v{v.version} ({origin(v)})" for v in latest)
     return f"latest registered versions: {listed}"

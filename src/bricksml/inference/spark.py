@@ -3,21 +3,28 @@
 For tables too big for one machine, on Databricks. The model's pipeline takes the raw columns, so
 the UDF receives them as they are in the table. Spark writes the predictions as a folder of Parquet
 parts under ``predictions.parquet``; the caller publishes the folder atomically like any output.
-The UDF loads the artifact with MLflow's own loader, which trusts the types the artifact lists:
-the caller must have loaded the same URI through ``modelstore.load`` first (inference does), so
-that only an artifact holding nothing but bricksml's own types reaches it.
+
+The UDF loads the artifact with MLflow's own loader, which trusts the types the artifact's MLmodel
+lists: so :func:`checked_model` downloads the artifact once, checks that very folder with
+``modelstore.load_local`` (only types bricksml's own models hold; pickle only when allowed), and
+:func:`score_table` hands spark_udf that folder, never the URI, which could be read again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import mlflow
 
 from bricksml.errors import DataError
+from bricksml.tracking import modelstore
 
 NEEDS_SPARK = "input_table needs Spark (a Databricks cluster or serverless compute); here, use input_path"
+PREDICTIONS = "predictions.parquet"
 
 
 def active_spark() -> Any:  # pyspark is optional: so is its SparkSession type
@@ -32,29 +39,52 @@ def active_spark() -> Any:  # pyspark is optional: so is its SparkSession type
     return spark
 
 
+def open_table(table_name: str) -> Any:
+    """The table as a Spark DataFrame (nothing is read yet); a missing table is one clear line."""
+    spark = active_spark()
+    from pyspark.errors import AnalysisException
+
+    try:
+        return spark.table(table_name)
+    except AnalysisException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"input_table {table_name}: Spark cannot read it ({first})") from None
+
+
+@contextlib.contextmanager
+def checked_model(load_uri: str, allow_unsafe_formats: bool = False) -> Iterator[Path]:
+    """A local copy of the model's artifact that ``modelstore.load_local`` accepted, while in use."""
+    with tempfile.TemporaryDirectory(prefix="bricksml-spark-model-") as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=load_uri, dst_path=tmp))
+        modelstore.load_local(local, load_uri, allow_unsafe_formats=allow_unsafe_formats)
+        yield local
+
+
 def score_table(
-    table_name: str,
-    load_uri: str,
-    features: list[str],
-    keep: list[str],
+    table: Any,
+    checked_dir: Path,
+    features: Sequence[str],
+    keep: Sequence[str],
     version: str,
     out_dir: Path,
-) -> int:
-    """Score every row of ``table_name`` and write the predictions under ``out_dir``; return rows."""
+) -> dict[str, int]:
+    """Score every row of ``table`` into ``out_dir``; return the rows per predicted class.
+
+    ``checked_dir`` is a folder :func:`checked_model` yielded; ``table`` has the ``features`` (the
+    caller checked, naming its parameter); ``keep``: columns copied as they are.
+    """
     spark = active_spark()
     from pyspark.sql import functions as F
 
-    table = spark.table(table_name)
-    missing = [c for c in features if c not in table.columns]
-    if missing:
-        raise DataError(f"table {table_name} lacks the model's column(s) {missing}; it has {table.columns}")
-    predict = mlflow.pyfunc.spark_udf(spark, load_uri, result_type="string", env_manager="local")
+    predict = mlflow.pyfunc.spark_udf(spark, str(checked_dir), result_type="string", env_manager="local")
     scored = table.select(
-        *[c for c in keep if c in table.columns],
+        *keep,
         predict(F.struct(*features)).alias("prediction"),
         F.lit(version).alias("model_version"),
         F.current_timestamp().alias("scored_at"),
     )
-    path = str(out_dir / "predictions.parquet")
+    path = str(out_dir / PREDICTIONS)
     scored.write.parquet(path)
-    return spark.read.parquet(path).count()
+    # Counted from what was written, in one small job: the table is not scored twice.
+    counts = spark.read.parquet(path).groupBy("prediction").count().collect()
+    return {str(row["prediction"]): int(row["count"]) for row in sorted(counts, key=lambda r: str(r[0]))}

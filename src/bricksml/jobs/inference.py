@@ -1,7 +1,8 @@
 """The inference job: score an input in chunks with one registered model version, save the results.
 
-Output: ``{output_root}/{model_name}/v{version}/{run_timestamp}/`` with ``predictions.parquet``
-and ``metadata.json``, written to a temporary folder and renamed into place (never overwritten).
+Output: ``{output_root}/{model_name}/v{version}/{run_timestamp}/`` (a logged model never registered:
+``{output_root}/m-<id>/{run_timestamp}/``) with ``predictions.parquet`` and ``metadata.json``,
+written to a temporary folder and renamed into place (never overwritten).
 When the input carries the label, the metrics go to an MLflow run linked to the model version.
 An output root that cannot take the folder (a file in the path, read-only, full) is an
 :class:`OutputError` (exit 2) and leaves nothing behind.
@@ -72,6 +73,16 @@ class InferenceResult:
         return counts.to_frame().assign(share=lambda f: (f["rows"] / max(self.rows, 1)).round(4))
 
 
+def check_columns(params: InferenceParams, features: list[str], columns: list[str], what: str) -> None:
+    """The model's columns and the columns to carry must be in the input, before anything is written."""
+    missing = [c for c in features if c not in columns]
+    if missing:
+        raise DataError(f"{what} lacks the model's column(s) {missing}; it has {columns}")
+    unknown_carry = [c for c in params.carry_columns if c not in columns]
+    if unknown_carry:
+        params.fail("carry_columns", f"columns of the input ({', '.join(columns)})", unknown_carry[0])
+
+
 def run_inference(params: InferenceParams, progress: Progress = SILENT) -> InferenceResult:
     """Score the input with the resolved model, in chunks of ``batch_size`` rows."""
     started = time.perf_counter()
@@ -82,22 +93,15 @@ def run_inference(params: InferenceParams, progress: Progress = SILENT) -> Infer
     if info.signature is None or info.signature.inputs is None:
         raise DataError(f"{resolved.model_uri} has no input signature; it cannot be scored safely")
     features = source.model_types(info.signature.inputs)
-    # Before any input is read, and for the Spark path too: its UDF loads this very artifact.
+    if params.input_table:  # checks the very artifact its UDF loads, before the table is read
+        return _score_table(params, resolved, list(features), started, progress)
+    # Before any input is read.
     model = modelstore.load(resolved.load_uri, allow_unsafe_formats=params.allow_unsafe_model_formats)
     classes = [str(c) for c in model.classes_]
 
     tags = resolved.tags
-    if params.input_table:
-        return _score_table(params, resolved, list(features), started, progress)
     scoring = source.open_input(params, tags.get("label_col") or None, tags.get("id_col") or None)
-    missing = [c for c in features if c not in scoring.columns]
-    if missing:
-        raise DataError(
-            f"input {scoring.description} lacks the model's column(s) {missing}; it has {scoring.columns}"
-        )
-    unknown_carry = [c for c in params.carry_columns if c not in scoring.columns]
-    if unknown_carry:
-        params.fail("carry_columns", f"columns of the input ({', '.join(scoring.columns)})", unknown_carry[0])
+    check_columns(params, features, list(scoring.columns), f"input {scoring.description}")
     id_col = scoring.id_col if scoring.id_col in scoring.columns else None
     label_col = scoring.label_col if scoring.label_col in scoring.columns else None
     types = dict(features)
@@ -108,9 +112,7 @@ def run_inference(params: InferenceParams, progress: Progress = SILENT) -> Infer
 
     scored_at = dt.datetime.now(dt.timezone.utc)
     stamp = scored_at.strftime("%Y%m%dT%H%M%S%fZ")
-    target = (
-        runtime.resolve_path(params.output_location) / resolved.model_name / f"v{resolved.version}" / stamp
-    )
+    target = runtime.resolve_path(params.output_location) / resolved.output_folder / stamp
     state = _Accumulator(classes, label_col)
 
     def write(tmp: Path) -> None:
@@ -190,28 +192,39 @@ def _score_table(
     params: InferenceParams, resolved: ResolvedModel, features: list[str], started: float, progress: Progress
 ) -> InferenceResult:
     """A Spark table, scored by Spark: same output folder layout, predictions as Parquet parts."""
-    spark.active_spark()  # fail before anything is written
+    table = spark.open_table(params.input_table)  # fail before anything is written
+    check_columns(params, features, list(table.columns), f"input_table {params.input_table}")
+    id_col = resolved.tags.get("id_col")
+    keep = list(dict.fromkeys(c for c in (id_col, *params.carry_columns) if c and c in table.columns))
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    target = (
-        runtime.resolve_path(params.output_location) / resolved.model_name / f"v{resolved.version}" / stamp
-    )
-    rows = 0
+    target = runtime.resolve_path(params.output_location) / resolved.output_folder / stamp
+    counts: dict[str, int] = {}
 
     def write(tmp: Path) -> None:
-        nonlocal rows
-        keep = [c for c in (resolved.tags.get("id_col"), *params.carry_columns) if c]
-        rows = spark.score_table(params.input_table, resolved.load_uri, features, keep, resolved.version, tmp)
+        counts.update(spark.score_table(table, model_dir, features, keep, resolved.version, tmp))
         meta = {
-            "model": {"model_uri": resolved.model_uri, "run_id": resolved.run_id},
-            "input": params.input_table,
+            "model": {
+                "asked": resolved.asked,
+                "model_uri": resolved.model_uri,
+                "model_name": resolved.model_name,
+                "model_version": resolved.version,
+                "model_id": resolved.model_id,
+                "run_id": resolved.run_id,
+            },
+            "input": {"table": params.input_table},
+            "rows": sum(counts.values()),
+            "prediction_counts": counts,
+            "parameters": params.to_strings(),
+            "bricksml_version": __version__,
         }
-        (tmp / METADATA).write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
+        (tmp / METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
-    progress.step(f"scoring table {params.input_table} with Spark -> {target}")
-    _publish(params, target, write)
+    with spark.checked_model(resolved.load_uri, params.allow_unsafe_model_formats) as model_dir:
+        progress.step(f"scoring table {params.input_table} with Spark -> {target}")
+        _publish(params, target, write)
     return InferenceResult(
         output_path=str(target),
-        rows=rows,
+        rows=sum(counts.values()),
         model_uri=resolved.model_uri,
         model_name=resolved.model_name,
         model_version=resolved.version,
@@ -219,7 +232,7 @@ def _score_table(
         input=params.input_table,
         input_digest="",
         null_text=0,
-        prediction_counts={},
+        prediction_counts=counts,
         metrics=None,
         mlflow_run_id=None,
         seconds=round(time.perf_counter() - started, 3),
@@ -380,9 +393,7 @@ def _log_run(
         "bundle_target": runtime.bundle_target(),
         "bricksml_version": __version__,
     }
-    with mlflow.start_run(
-        experiment_id=experiment_id, run_name=f"score-{resolved.model_name}-v{resolved.version}", tags=tags
-    ) as run:
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"score-{resolved.label}", tags=tags) as run:
         mlflow.log_params({"batch_size": params.batch_size, "input": scoring.description})
         values = {"rows": float(state.rows), "null_text_rows": float(state.null_text)}
         if metrics:

@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
-import re
 from typing import ClassVar
 
 from bricksml.params.base import Contract, name_check, param
 from bricksml.params.create_data import DEFAULT_DATA_ROOT
 from bricksml.params.train import DEFAULT_MODEL_SCHEMA, default_model_name, model_name_check, schema_check
+from bricksml.tracking import model_refs
 
 DEFAULT_EXPERIMENT = "/Shared/bricksml/inference"
 SPLITS = ("", "train", "test", "holdout")
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
-_MODEL_URI = re.compile(r"^(runs:/[^/]+/.+|models:/[^/@]+(/\d+|@[A-Za-z0-9_-]+)|models:/m-[0-9a-f]+)$")
 
 
 def run_id_check(value: str) -> str | None:
-    return None if not value or _RUN_ID.match(value) else "an MLflow run id (32 hexadecimal characters)"
+    if not value or model_refs.RUN_ID.fullmatch(value):
+        return None
+    return "an MLflow run id (32 hexadecimal characters)"
 
 
 def model_uri_check(value: str) -> str | None:
-    if not value or _MODEL_URI.match(value):
-        return None
-    return "a model URI: runs:/<run_id>/model, models:/<name>/<version> or models:/<name>@<alias>"
+    """The resolver's own parser decides: a URI passes here exactly when it can be looked up."""
+    return model_refs.problem(value) if value else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +40,7 @@ class InferenceParams(Contract):
     run_id: str = param("", help="MLflow run id of the training run (as in a run book).", check=run_id_check)
     model_uri: str = param(
         "",
-        help="runs:/<run_id>/model, models:/<name>/<version> or models:/<name>@<alias>.",
+        help=f"{model_refs.FORMS}.",
         check=model_uri_check,
     )
     model_name: str = param(
