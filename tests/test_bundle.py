@@ -490,3 +490,15 @@ def test_production_target_is_production_mode_and_dev_is_development() -> None:
     assert targets["prod"]["mode"] == "production"
     assert targets["dev"]["mode"] == "development" and targets["dev"]["default"] is True
     assert _raw(ROOT / "databricks.yml")["presets"]["artifacts_dynamic_version"] is True
+
+
+def test_the_workflows_install_the_cli_the_tests_run() -> None:
+    """One CLI version: what scripts/databricks-cli.sh builds for the tests is what CI/CD deploy with."""
+    script = (ROOT / "scripts" / "databricks-cli.sh").read_text()
+    tested = re.search(r"DATABRICKS_CLI_VERSION:-([0-9.]+)\}", script).group(1)
+    for name in ("ci.yml", "cd.yml"):
+        workflow = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+        steps = [
+            s for job in workflow["jobs"].values() for s in job["steps"] if "setup-cli" in s.get("uses", "")
+        ]
+        assert steps and all(str(s["with"]["version"]) == tested for s in steps), name
