@@ -10,6 +10,8 @@ import mlflow
 import pytest
 from hypothesis import settings
 
+from bricksml.tracking import setup
+
 # On CI the property tests draw the same examples every run: a red build is always reproducible.
 # Locally they draw new ones, which is how the rare cases get found.
 settings.register_profile("ci", derandomize=True)
@@ -24,6 +26,9 @@ def _isolate(mp: pytest.MonkeyPatch, root: Path) -> None:
     mp.setenv("BRICKSML_LOCAL_ROOT", str(root))
     for name in OUTSIDE:
         mp.delenv(name, raising=False)
+    # This process's MLflow on the mirror's store from the start: a test that reads the registry
+    # before any job ran must not fall back to ./mlruns (whichever test a worker runs first).
+    setup.configure()
 
 
 @pytest.fixture(scope="module")

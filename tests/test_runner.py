@@ -288,7 +288,7 @@ def test_run_pipeline_retrains_and_scores_in_one_run(local: Path, capsys) -> Non
     scored = list((local / "Volumes/main/bricksml/inference/main.bricksml.financial_sentiment/v1").iterdir())
     assert len(scored) == 1
     metadata = json.loads((scored[0] / "metadata.json").read_text())
-    assert metadata["model"]["asked"] == "main.bricksml.financial_sentiment@champion"
+    assert metadata["model"]["asked"] == "models:/main.bricksml.financial_sentiment@champion"
     assert metadata["input"]["source"] == "financial_sentiment/v1/holdout"
 
 
