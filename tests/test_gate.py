@@ -17,12 +17,12 @@ from mlflow import MlflowClient
 from sklearn.metrics import f1_score
 
 from bricksml.data import sample
-from bricksml.jobs.create_data import create_data
 from bricksml.jobs.train_models import train_models
 from bricksml.jobs.validate_model import validate_model
 from bricksml.models import compare
-from bricksml.params import CreateDataParams, TrainParams
+from bricksml.params import TrainParams
 from bricksml.tracking import registry
+from tests.helpers import CUSTOMERS, SENTIMENT, make_version
 
 
 def _coin_table(rows: int, seed: int) -> pd.DataFrame:
@@ -43,49 +43,12 @@ def _coin_table(rows: int, seed: int) -> pd.DataFrame:
 def store(workspace: Path) -> Iterator[Path]:
     """A local mirror with a coin-flip data set, a customer table, and text with a 2-row class."""
     root = workspace
-    coin = root / "coin.csv"
-    _coin_table(4000, 1).to_csv(coin, index=False)
-    create_data(
-        CreateDataParams.parse(
-            {
-                "data_name": "coin",
-                "data_version": "v1",
-                "label_col": "label",
-                "id_col": "row",
-                "raw_path": str(coin),
-            }
-        )
-    )
-    table = root / "customers.csv"
-    sample.customers(3000, 5).to_csv(table, index=False)
-    create_data(
-        CreateDataParams.parse(
-            {
-                "data_name": "cu",
-                "data_version": "v1",
-                "label_col": "customer_segment",
-                "id_col": "customer_id",
-                "raw_path": str(table),
-            }
-        )
-    )
+    make_version(root, "coin", _coin_table(4000, 1), {"label_col": "label", "id_col": "row"})
+    make_version(root, "cu", sample.customers(3000, 5), CUSTOMERS)
     rare = sample.sentiment(1200, 6)
     rare.loc[rare.index[:2], "Sentiment"] = "takeover"  # too few rows to reach every split
     rare.loc[rare.index[:2], "Sentence"] = ["Acme agrees to buy Foo.", "Bar is taken over by Baz."]
-    rare_csv = root / "rare.csv"
-    rare.to_csv(rare_csv, index=False)
-    create_data(
-        CreateDataParams.parse(
-            {
-                "data_name": "rare",
-                "data_version": "v1",
-                "label_col": "Sentiment",
-                "text_col": "Sentence",
-                "raw_path": str(rare_csv),
-                "rare_classes": "train",
-            }
-        )
-    )
+    make_version(root, "rare", rare, {**SENTIMENT, "id_col": ""}, rare_classes="train")
     yield root
 
 

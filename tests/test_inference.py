@@ -23,13 +23,13 @@ from bricksml.data import sample
 from bricksml.errors import DataError, ParameterError
 from bricksml.inference import source
 from bricksml.inference import spark as spark_module
-from bricksml.jobs.create_data import create_data
 from bricksml.jobs.inference import run_inference
 from bricksml.jobs.train_models import train_models
 from bricksml.jobs.validate_model import validate_model
-from bricksml.params import CreateDataParams, InferenceParams, TrainParams
+from bricksml.params import InferenceParams, TrainParams
 from bricksml.tracking import setup
 from bricksml.tracking.registry import RegistryError
+from tests.helpers import SENTIMENT, make_version
 
 MODEL = "main.bricksml.fs_infer"
 DATA = Path("Volumes/main/bricksml/data")
@@ -40,20 +40,7 @@ OUTPUT = Path("Volumes/main/bricksml/inference")
 def trained(workspace: Path) -> Iterator[dict]:
     """A text data version, one registered champion, and the holdout split as raw files."""
     root = workspace
-    raw = root / "sentiment.csv"
-    sample.sentiment(1500, 11).to_csv(raw, index=False)
-    create_data(
-        CreateDataParams.parse(
-            {
-                "data_name": "fs",
-                "data_version": "v1",
-                "label_col": "Sentiment",
-                "text_col": "Sentence",
-                "id_col": "id",
-                "raw_path": str(raw),
-            }
-        )
-    )
+    make_version(root, "fs", sample.sentiment(1500, 11), SENTIMENT)
     params = TrainParams.parse({"data_name": "fs", "data_version": "v1", "model_name": MODEL})
     result = train_models(params)
     validate_model(params, result.model_version)

@@ -42,11 +42,11 @@ from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 
 from bricksml.cli.main import main  # noqa: E402
 from bricksml.data import sample  # noqa: E402
-from bricksml.jobs.create_data import create_data  # noqa: E402
 from bricksml.jobs.train_models import train_models  # noqa: E402
 from bricksml.jobs.validate_model import validate_model  # noqa: E402
-from bricksml.params import CreateDataParams, TrainParams  # noqa: E402
+from bricksml.params import TrainParams  # noqa: E402
 from bricksml.tracking import modelstore, setup  # noqa: E402
+from tests.helpers import SENTIMENT, make_version  # noqa: E402
 
 pytestmark = [
     # pyspark 4 warns on every pandas conversion that it does not fully support pandas 3 yet.
@@ -94,20 +94,7 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def scored(workspace: Path, spark: Any) -> dict:
     """A champion of the README's name, a table of ROWS new sentences, and the pandas path's scores."""
-    raw = workspace / "sentiment.csv"
-    sample.sentiment(1500, 11).to_csv(raw, index=False)
-    create_data(
-        CreateDataParams.parse(
-            {
-                "data_name": "fs",
-                "data_version": "v1",
-                "label_col": "Sentiment",
-                "text_col": "Sentence",
-                "id_col": "id",
-                "raw_path": str(raw),
-            }
-        )
-    )
+    make_version(workspace, "fs", sample.sentiment(1500, 11), SENTIMENT)
     params = TrainParams.parse({"data_name": "fs", "data_version": "v1", "model_name": MODEL})
     result = train_models(params)
     validate_model(params, result.model_version)

@@ -16,12 +16,12 @@ from mlflow import MlflowClient
 from bricksml.cli.main import main
 from bricksml.data import sample
 from bricksml.errors import ParameterError
-from bricksml.jobs.create_data import create_data
 from bricksml.jobs.train_models import train_models
 from bricksml.jobs.validate_model import validate_model
 from bricksml.models.types import MODEL_TYPES
-from bricksml.params import CreateDataParams, TrainParams
+from bricksml.params import TrainParams
 from bricksml.tracking import registry
+from tests.helpers import CUSTOMERS, SENTIMENT, make_version
 
 # Small but real: fast estimators settings so that the whole matrix stays quick.
 FAST = {
@@ -35,33 +35,8 @@ FAST_FEATURES = {"gradient_boosting": {"svd_components": 40}}
 def store(workspace: Path) -> Iterator[Path]:
     """A local workspace mirror with one text and one tabular data version, and its own MLflow."""
     root = workspace
-    text_csv = root / "sentiment.csv"
-    sample.sentiment(1200, 3).to_csv(text_csv, index=False)
-    tab_csv = root / "customers.csv"
-    sample.customers(1200, 3).to_csv(tab_csv, index=False)
-    create_data(
-        CreateDataParams.parse(
-            {
-                "data_name": "fs",
-                "data_version": "v1",
-                "label_col": "Sentiment",
-                "text_col": "Sentence",
-                "id_col": "id",
-                "raw_path": str(text_csv),
-            }
-        )
-    )
-    create_data(
-        CreateDataParams.parse(
-            {
-                "data_name": "cu",
-                "data_version": "v1",
-                "label_col": "customer_segment",
-                "id_col": "customer_id",
-                "raw_path": str(tab_csv),
-            }
-        )
-    )
+    make_version(root, "fs", sample.sentiment(1200, 3), SENTIMENT)
+    make_version(root, "cu", sample.customers(1200, 3), CUSTOMERS)
     yield root
 
 
