@@ -42,3 +42,13 @@ class ModelRejectedError(BricksmlError):
     def __init__(self, message: str, data: object = None) -> None:
         super().__init__(message)
         self.data = data
+
+
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """An exception's message as one line (its first), or its type's name when it says nothing.
+
+    ``limit`` cuts a long line (a parser may quote a whole record) to that many characters.
+    """
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if limit is None or len(line) <= limit else line[: limit - 3] + "..."

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from bricksml import gitinfo
-from bricksml.errors import BricksmlError
+from bricksml.errors import BricksmlError, first_line
 
 BUNDLE_FILE = "databricks.yml"
 _REF = re.compile(r"\$\{([A-Za-z0-9_.\-\[\]]+)\}")
@@ -139,7 +139,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise BricksmlError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise BricksmlError(f"{path} is not valid YAML: {first_line(exc)}") from None
     if not isinstance(data, dict):
         raise BricksmlError(f"{path} must hold a mapping at the top level")
     return data

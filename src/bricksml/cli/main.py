@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 
 from bricksml import __version__, runtime
 from bricksml.cli.commands import BY_NAME, COMMANDS
-from bricksml.errors import BricksmlError
+from bricksml.errors import BricksmlError, first_line
 
 INTERNAL_ERROR = 70
 
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.redirect_stdout(sys.stderr) if wants_json else contextlib.nullcontext():
             data = args.handler.run(args)
     except BricksmlError as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        message = first_line(exc)
         return _fail(command_name, message, exc.exit_code, wants_json, getattr(exc, "data", None))
     except KeyboardInterrupt:
         return _fail(command_name, "interrupted", 130, wants_json)
@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log = _debug_log(exc)
         return _fail(
             command_name,
-            f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            f"internal error: {type(exc).__name__}: {first_line(exc) if str(exc).strip() else ''} "
             f"(traceback in {log})",
             INTERNAL_ERROR,
             wants_json,

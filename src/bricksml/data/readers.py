@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 
 from bricksml.data import quality
 from bricksml.data.store import file_sha256
-from bricksml.errors import DataError
+from bricksml.errors import DataError, first_line
 
 FORMATS = {
     ".csv": "csv",
@@ -366,7 +366,7 @@ def _read_one(file: Path, fmt: str, options: ReadOptions) -> tuple[pd.DataFrame,
     except DataError:
         raise
     except (ValueError, OSError, pd.errors.ParserError, csv.Error) as exc:
-        raise DataError(f"raw file {file.name!r} could not be read as {fmt}: {_first_line(exc)}") from exc
+        raise DataError(f"raw file {file.name!r} could not be read as {fmt}: {first_line(exc)}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.columns.duplicated().any():
         dup = frame.columns[frame.columns.duplicated()][0]
@@ -389,10 +389,6 @@ def _refuse_mixed_values(file: Path, frame: pd.DataFrame) -> None:
                 f"{quality.show(value)}); a column holds one type of value: fix the file (e.g. quote "
                 "every value of the column to make it text)"
             )
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 # -- delimited text ---------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from bricksml import runtime
 from bricksml.data import readers
 from bricksml.data.store import file_sha256
 from bricksml.data.versions import open_version
-from bricksml.errors import DataError
+from bricksml.errors import DataError, first_line
 from bricksml.params.inference import InferenceParams
 
 _CSV_BLOCK = 4 << 20
@@ -112,7 +112,7 @@ def _columns(file: Path) -> list[str]:
             return list(pq.ParquetFile(file).schema_arrow.names)
         except (pa.ArrowException, OSError) as exc:  # truncated, empty, not Parquet at all
             raise DataError(
-                f"input file {file.name!r} could not be read as parquet: {_first_line(exc)};"
+                f"input file {file.name!r} could not be read as parquet: {first_line(exc, limit=200)};"
                 " replace it with a complete file"
             ) from None
     if fmt == "jsonl":
@@ -192,7 +192,7 @@ def _batches(file: Path, types: dict[str, pa.DataType | None], batch_size: int) 
         raise
     except (pa.ArrowException, ValueError, OSError) as exc:  # corrupt pages, ragged rows, bad JSON
         raise DataError(
-            f"input file {file.name!r} could not be read as {fmt}: {_first_line(exc)};"
+            f"input file {file.name!r} could not be read as {fmt}: {first_line(exc, limit=200)};"
             " fix or replace the file"
         ) from None
 
@@ -298,9 +298,3 @@ def _castable(source: pa.DataType, target: pa.DataType) -> bool:
     except _CAST_ERRORS:
         return False
     return True
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return first if len(first) <= 200 else first[:197] + "..."  # a parser may quote a whole record

@@ -20,7 +20,7 @@ from typing import Any
 
 import mlflow
 
-from bricksml.errors import DataError
+from bricksml.errors import DataError, first_line
 from bricksml.tracking import modelstore
 
 NEEDS_SPARK = "input_table needs Spark (a Databricks cluster or serverless compute); here, use input_path"
@@ -47,8 +47,7 @@ def open_table(table_name: str) -> Any:
     try:
         return spark.table(table_name)
     except AnalysisException as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"input_table {table_name}: Spark cannot read it ({first})") from None
+        raise DataError(f"input_table {table_name}: Spark cannot read it ({first_line(exc)})") from None
 
 
 @contextlib.contextmanager

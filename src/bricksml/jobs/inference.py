@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from bricksml import __version__, runtime
 from bricksml.data.store import publish_new
-from bricksml.errors import BricksmlError, DataError
+from bricksml.errors import BricksmlError, DataError, first_line
 from bricksml.inference import source, spark
 from bricksml.inference.model import ResolvedModel, resolve
 from bricksml.models import evaluate
@@ -244,10 +244,8 @@ def _predict(model: Any, frame: pd.DataFrame, offset: int) -> np.ndarray:
     try:
         return model.predict_proba(frame)
     except ValueError as exc:  # the input columns were converted to the signature's types first
-        text = str(exc).strip()
-        first = text.splitlines()[0] if text else type(exc).__name__
         rows = f"rows {offset + 1}-{offset + len(frame)}"
-        raise DataError(f"the model cannot score input {rows}: {first}") from None
+        raise DataError(f"the model cannot score input {rows}: {first_line(exc)}") from None
 
 
 def _publish(params: InferenceParams, target: Path, write: Callable[[Path], None]) -> None:

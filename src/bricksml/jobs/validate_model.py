@@ -21,7 +21,7 @@ import pandas as pd
 
 from bricksml import runtime
 from bricksml.data.versions import open_version
-from bricksml.errors import BricksmlError
+from bricksml.errors import BricksmlError, first_line
 from bricksml.models import compare, evaluate
 from bricksml.params.train import TrainParams
 from bricksml.progress import SILENT, Progress
@@ -295,7 +295,7 @@ def _score(model_uri: str, x: Any, y: Any, timer: Timer) -> _Scored:
         with timer("mlflow"):
             model = modelstore.load(model_uri, permission=None)  # the gate never promotes a pickle
     except mlflow.exceptions.MlflowException as exc:
-        raise BricksmlError(f"cannot load {model_uri}: {str(exc).splitlines()[0]}") from None
+        raise BricksmlError(f"cannot load {model_uri}: {first_line(exc)}") from None
     with timer("score"):
         proba = model.predict_proba(x)
         classes = [str(c) for c in model.classes_]

@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
+from bricksml.errors import first_line
 from bricksml.models import features
 from bricksml.models.types import MODEL_TYPES, ModelType, ceiling_problem
 
@@ -51,14 +52,14 @@ def check_model_params(model_type: str, model_params: Mapping[str, Any], seed: i
     try:
         estimator = kind.estimator(dict(model_params), seed)
     except ValueError as exc:  # set_params: unknown name
-        raise ModelParamError(_first_line(exc)) from None
+        raise ModelParamError(first_line(exc)) from None
     for part in _estimators(estimator):
         if not hasattr(part, "_parameter_constraints"):
             continue
         try:
             part._validate_params()
         except (InvalidParameterError, TypeError, ValueError) as exc:
-            raise ModelParamError(_first_line(exc)) from None
+            raise ModelParamError(first_line(exc)) from None
     return estimator
 
 
@@ -96,7 +97,7 @@ def build_pipeline(
         try:
             part._validate_params()
         except (InvalidParameterError, TypeError, ValueError) as exc:
-            raise features.FeatureParamError(_first_line(exc)) from None
+            raise features.FeatureParamError(first_line(exc)) from None
     if spec.kind.dense and columns["text"]:
         _fit_svd_to_data(preprocess, train)
     estimator = check_model_params(spec.model_type, spec.model_params, spec.seed)
@@ -126,8 +127,3 @@ def _estimators(estimator: Any) -> list[Any]:
                 if isinstance(item, tuple) and len(item) >= 2 and isinstance(item[1], BaseEstimator):
                     out.extend(_estimators(item[1]))
     return out
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -31,7 +31,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from bricksml import runtime
-from bricksml.errors import DataError
+from bricksml.errors import DataError, first_line
 from bricksml.models import features
 from bricksml.models.types import MODEL_TYPES
 from bricksml.tracking import registry
@@ -270,7 +270,7 @@ def _load_skops(file: Path, asked: str) -> Pipeline:
     try:
         found = skops.io.get_untrusted_types(file=file)  # reads the schema only: nothing is built
     except Exception as exc:  # any parse failure of a file someone else wrote is theirs, not a bug
-        raise DataError(f"{asked}: its skops file cannot be read ({_first_line(exc)})") from None
+        raise DataError(f"{asked}: its skops file cannot be read ({_named_first_line(exc)})") from None
     foreign = sorted(set(found) - allowed_types())
     if foreign:
         listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
@@ -281,7 +281,7 @@ def _load_skops(file: Path, asked: str) -> Pipeline:
     try:
         return skops.io.load(file, trusted=found)
     except Exception as exc:  # e.g. a version of scikit-learn that lacks a stored type
-        raise DataError(f"{asked}: its skops file cannot be loaded ({_first_line(exc)})") from None
+        raise DataError(f"{asked}: its skops file cannot be loaded ({_named_first_line(exc)})") from None
 
 
 def _load_unsafe(file: Path, fmt: str, asked: str) -> Pipeline:
@@ -294,9 +294,8 @@ def _load_unsafe(file: Path, fmt: str, asked: str) -> Pipeline:
                 return cloudpickle.load(handle)
             return pickle.load(handle)
     except Exception as exc:  # a missing module, a truncated file: the artifact's problem
-        raise DataError(f"{asked}: its {fmt} file cannot be loaded ({_first_line(exc)})") from None
+        raise DataError(f"{asked}: its {fmt} file cannot be loaded ({_named_first_line(exc)})") from None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+def _named_first_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {first_line(exc)}" if str(exc).strip() else type(exc).__name__

@@ -16,7 +16,7 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import DatabricksError
 from databricks.sdk.service.jobs import Run
 
-from bricksml.errors import BricksmlError
+from bricksml.errors import BricksmlError, first_line
 
 TERMINAL = {"TERMINATED", "SKIPPED", "INTERNAL_ERROR"}
 
@@ -61,7 +61,7 @@ def connect() -> WorkspaceClient:
     except ValueError as exc:  # the SDK's "cannot configure default credentials"
         raise WorkspaceError(
             "no Databricks credentials: set DATABRICKS_HOST and DATABRICKS_CLIENT_ID with "
-            f"DATABRICKS_AUTH_TYPE=github-oidc (CI), or a profile ({str(exc).splitlines()[0][:120]})"
+            f"DATABRICKS_AUTH_TYPE=github-oidc (CI), or a profile ({first_line(exc, limit=120)})"
         ) from None
 
 
@@ -220,5 +220,6 @@ def _call(request: Callable[[], Any]) -> Any:
     try:
         return request()
     except DatabricksError as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WorkspaceError(f"Databricks refused the request: {type(exc).__name__}: {message}") from None
+        raise WorkspaceError(
+            f"Databricks refused the request: {type(exc).__name__}: {first_line(exc)}"
+        ) from None
