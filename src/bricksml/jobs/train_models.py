@@ -110,15 +110,16 @@ def train_models(params: TrainParams, progress: Progress = SILENT) -> TrainResul
         raise DataError(f"the train split of {version.name}/{version.version} has one class only")
     spec = ModelSpec(params.model_type, params.model_params, params.feature_params, params.seed)
     pipeline = make_pipeline(params, spec, version, train)
+    used = used_columns(pipeline)
     for split, frame in frames.items():  # what no feature can be made of, before any run exists
-        problem = value_problem(frame, used_columns(pipeline), version.text_col)
+        problem = value_problem(frame, used, version.text_col)
         if problem:
             raise DataError(f"{version.name}/{version.version} {split}: {problem}")
     trusted = modelstore.trusted_types(pipeline, params.model_type)  # from the unfitted pipeline
     plan = SearchPlan.parse(params.search, params.model_type) if params.search else None
     lineage = _lineage(params, version)
     registry.check_tags(lineage)  # what Unity Catalog would refuse at registration, refused before the run
-    leaks = suspected_leaks(version, pipeline)
+    leaks = suspected_leaks(version, used)
     for leak in leaks:
         progress.step(leak["message"])
 
@@ -222,12 +223,11 @@ def used_columns(pipeline: Pipeline) -> list[str]:
     return [c for _, _, columns in pipeline.named_steps["features"].transformers for c in columns]
 
 
-def suspected_leaks(version: DataVersion, pipeline: Pipeline) -> list[dict[str, Any]]:
-    """The data quality report's suspected leaks among the columns this pipeline really uses.
+def suspected_leaks(version: DataVersion, used: list[str]) -> list[dict[str, Any]]:
+    """The data quality report's suspected leaks among the columns the pipeline really reads.
 
     A column dropped with ``feature_params.drop_columns`` no longer counts.
     """
-    used = set(used_columns(pipeline))
     found = version.manifest.get("quality", {}).get("suspected_leaks") or []
     out = []
     for leak in found:
