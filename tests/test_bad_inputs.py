@@ -23,8 +23,9 @@ import pyarrow.parquet as pq
 import pytest
 from mlflow import MlflowClient
 
-from bricksml.cli.main import INTERNAL_ERROR, main
+from bricksml.cli.main import main
 from bricksml.data import sample
+from bricksml.errors import ExitCode
 
 DATA = Path("Volumes/main/bricksml/data")
 MODEL = "main.bricksml.bad_inputs_cu"
@@ -369,7 +370,7 @@ def test_catalogue_every_bad_input_is_one_line_with_its_exit_code_and_leaves_not
     code = main(argv)
     err = capsys.readouterr().err
 
-    assert code != INTERNAL_ERROR, f"{case} ended as an internal error: {err}"
+    assert code != ExitCode.INTERNAL, f"{case} ended as an internal error: {err}"
     assert code == spec.code, err
     lines = [line for line in err.strip().splitlines() if not MLFLOW_NOISE.match(line)]
     assert len(lines) == 1 and lines[0].startswith("error: "), err

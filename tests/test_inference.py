@@ -20,7 +20,7 @@ from mlflow import MlflowClient
 
 from bricksml.cli.main import main
 from bricksml.data import sample
-from bricksml.errors import DataError, ParameterError
+from bricksml.errors import DataError, ParameterError, RegistryError
 from bricksml.inference import source
 from bricksml.inference import spark as spark_module
 from bricksml.jobs.inference import run_inference
@@ -28,7 +28,6 @@ from bricksml.jobs.train_models import train_models
 from bricksml.jobs.validate_model import validate_model
 from bricksml.params import InferenceParams, TrainParams
 from bricksml.tracking import setup
-from bricksml.tracking.registry import RegistryError
 from tests.helpers import SENTIMENT, make_version
 
 MODEL = "main.bricksml.fs_infer"

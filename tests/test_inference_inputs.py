@@ -22,8 +22,9 @@ import pyarrow.parquet as pq
 import pytest
 from mlflow.models import infer_signature
 
-from bricksml.cli.main import INTERNAL_ERROR, main
+from bricksml.cli.main import main
 from bricksml.data import sample
+from bricksml.errors import ExitCode
 from bricksml.inference import source
 from bricksml.jobs.create_data import create_data
 from bricksml.jobs.train_models import train_models
@@ -274,7 +275,7 @@ def test_catalogue_every_bad_input_is_one_line_with_its_exit_code_and_writes_not
     before = out.read_text() if out.is_file() else None
     code = _infer(TABULAR, input_path, out)
     err = capsys.readouterr().err
-    assert code != INTERNAL_ERROR, f"{case} ended as an internal error: {err}"
+    assert code != ExitCode.INTERNAL, f"{case} ended as an internal error: {err}"
     assert code == spec.code, err
     assert len(err.strip().splitlines()) == 1, err
     for fragment in spec.says:

@@ -11,13 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mlflow import MlflowClient
 
-from bricksml.errors import ParameterError
+from bricksml.errors import ParameterError, RegistryError
 from bricksml.inference.model import resolve, resolve_ref
 from bricksml.params import InferenceParams
 from bricksml.params.inference import model_uri_check
 from bricksml.tracking import model_refs, setup
 from bricksml.tracking.model_refs import AliasRef, LoggedModelRef, RunRef, VersionRef
-from bricksml.tracking.registry import RegistryError
 
 RUN = "0123456789abcdef0123456789abcdef"
 MID = "m-" + "ab" * 16

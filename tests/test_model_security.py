@@ -25,6 +25,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from bricksml.cli.main import main
 from bricksml.data import sample
+from bricksml.errors import UnsafeModelError
 from bricksml.models.pipeline import ModelSpec, build_pipeline
 from bricksml.tracking import modelstore, setup
 
@@ -172,10 +173,10 @@ def test_the_hostile_skops_model_really_runs_its_function_when_trusted_as_it_ask
 
 def test_every_loader_shares_the_rule_and_names_its_own_permission(hostile: dict) -> None:
     # The gate, serving and the app load through modelstore.load too: refused unless they allow it.
-    with pytest.raises(modelstore.UnsafeModelError, match="set allow_pickled=true") as caught:
+    with pytest.raises(UnsafeModelError, match="set allow_pickled=true") as caught:
         modelstore.load(hostile["uris"]["pickle"], permission="allow_pickled")
     assert caught.value.exit_code == REFUSED
-    with pytest.raises(modelstore.UnsafeModelError, match=r"nothing here loads such a model\)$"):
+    with pytest.raises(UnsafeModelError, match=r"nothing here loads such a model\)$"):
         modelstore.load(hostile["uris"]["pickle"], permission=None)  # the gate: no way around it
     assert not hostile["markers"]["pickle"].exists()
     try:
@@ -193,5 +194,5 @@ def test_a_model_file_outside_the_artifact_is_refused(hostile: dict, tmp_path: P
     shutil.move(copy / mlmodel["flavors"]["sklearn"]["pickled_model"], tmp_path / "elsewhere.skops")
     mlmodel["flavors"]["sklearn"]["pickled_model"] = "../elsewhere.skops"
     (copy / "MLmodel").write_text(yaml.safe_dump(mlmodel))
-    with pytest.raises(modelstore.UnsafeModelError, match="not in the artifact"):
+    with pytest.raises(UnsafeModelError, match="not in the artifact"):
         modelstore.load_local(copy, "the copy")

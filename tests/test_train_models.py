@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 
 from bricksml.cli.main import main
 from bricksml.data import sample
-from bricksml.errors import ParameterError
+from bricksml.errors import ParameterError, RegistryError
 from bricksml.jobs.train_models import train_models
 from bricksml.jobs.validate_model import validate_model
 from bricksml.models.types import MODEL_TYPES
@@ -428,9 +428,7 @@ def test_validate_unknown_version_names_what_exists(store: Path) -> None:
         {"data_name": "fs", "data_version": "v1", "model_name": "main.bricksml.fs_unknown"}
     )
     validate_model(params, train_models(params).model_version)
-    with pytest.raises(
-        registry.RegistryError, match=r"no version 42; existing versions: 1 \(@challenger -> 1"
-    ):
+    with pytest.raises(RegistryError, match=r"no version 42; existing versions: 1 \(@challenger -> 1"):
         validate_model(params, "42")
 
 

@@ -25,16 +25,10 @@ from nbclient.exceptions import CellExecutionError
 
 from bricksml import runtime
 from bricksml.bundle.config import Bundle
-from bricksml.errors import BricksmlError
+from bricksml.errors import BricksmlError, TaskFailedError
 from bricksml.progress import SILENT, Progress
 
 RUNS_DIR = "runs"
-
-
-class TaskFailedError(BricksmlError):
-    """A task of a local job run failed; the executed notebook is kept."""
-
-    exit_code = 5
 
 
 @dataclass

@@ -17,9 +17,7 @@ from collections.abc import Collection, Sequence
 
 from bricksml import __version__, runtime
 from bricksml.cli.commands import BY_NAME, COMMANDS
-from bricksml.errors import BricksmlError, first_line
-
-INTERNAL_ERROR = 70
+from bricksml.errors import BricksmlError, ExitCode, first_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = first_line(exc)
         return _fail(command_name, message, exc.exit_code, wants_json, getattr(exc, "data", None))
     except KeyboardInterrupt:
-        return _fail(command_name, "interrupted", 130, wants_json)
+        return _fail(command_name, "interrupted", ExitCode.INTERRUPTED, wants_json)
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0)
     except Exception as exc:
@@ -85,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             command_name,
             f"internal error: {type(exc).__name__}: {first_line(exc) if str(exc).strip() else ''} "
             f"(traceback in {log})",
-            INTERNAL_ERROR,
+            ExitCode.INTERNAL,
             wants_json,
         )
     if wants_json:

@@ -16,10 +16,10 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
 
+from bricksml.errors import RegistryError
 from bricksml.params.inference import InferenceParams
 from bricksml.tracking import model_refs, registry
 from bricksml.tracking.model_refs import AliasRef, LoggedModelRef, ModelRef, RunRef, VersionRef
-from bricksml.tracking.registry import RegistryError
 
 
 @dataclass(frozen=True)

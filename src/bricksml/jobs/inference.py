@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from bricksml import __version__, runtime
 from bricksml.data.store import publish_new
-from bricksml.errors import BricksmlError, DataError, first_line
+from bricksml.errors import DataError, OutputError, first_line
 from bricksml.inference import source, spark
 from bricksml.inference.model import ResolvedModel, resolve
 from bricksml.models import evaluate
@@ -38,12 +38,6 @@ from bricksml.tracking import modelstore, setup
 PREDICTIONS = "predictions.parquet"
 METADATA = "metadata.json"
 ROW_NUMBER = "row_number"
-
-
-class OutputError(BricksmlError):
-    """The output root cannot take the predictions: the ``output_root`` parameter must change."""
-
-    exit_code = 2
 
 
 @dataclass

@@ -19,10 +19,10 @@ from sklearn.pipeline import Pipeline
 
 from bricksml import __version__, gitinfo, runtime
 from bricksml.data.versions import DataVersion, open_version
-from bricksml.errors import DataError
+from bricksml.errors import DataError, FeatureParamError, ModelParamError
 from bricksml.models import evaluate, explain, plots
-from bricksml.models.features import FeatureParamError, resolve_params, value_problem
-from bricksml.models.pipeline import ModelParamError, ModelSpec, build_pipeline
+from bricksml.models.features import resolve_params, value_problem
+from bricksml.models.pipeline import ModelSpec, build_pipeline
 from bricksml.models.search import SearchPlan
 from bricksml.models.types import MODEL_TYPES, fit_params
 from bricksml.params.train import TrainParams

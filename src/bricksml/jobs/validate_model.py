@@ -21,7 +21,7 @@ import pandas as pd
 
 from bricksml import runtime
 from bricksml.data.versions import open_version
-from bricksml.errors import BricksmlError, first_line
+from bricksml.errors import BricksmlError, RegistryError, first_line
 from bricksml.models import compare, evaluate
 from bricksml.params.train import TrainParams
 from bricksml.progress import SILENT, Progress
@@ -107,7 +107,7 @@ def version_to_validate(params: TrainParams, model_version: str | None = None) -
         return str(number)
     latest = registry.latest_version(params.registered_model_name)
     if latest is None:
-        raise registry.RegistryError(
+        raise RegistryError(
             f"model {params.registered_model_name} has no versions to validate (run the train task first)"
         )
     return str(latest.version)
@@ -150,7 +150,7 @@ def validate_model(
             _apply(result, moves)
         break
     else:
-        raise registry.RegistryError(
+        raise RegistryError(
             f"model {name}: the champion moved during each of {_ATTEMPTS} judgements of v{number}; retry"
         )
     progress.step(f"gate ({params.gate_mode}) on {split}: {result.reason}")

@@ -25,6 +25,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, OneHotEncoder, StandardScaler
 
+from bricksml.errors import FeatureParamError
 from bricksml.models.types import ModelType
 
 # Words, numbers with their decimals or percent sign, and $TICKER symbols: the tokens that carry
@@ -66,10 +67,6 @@ MAX_NGRAM = 10
 #: A token pattern must tokenize these probes within this many seconds, in a child process (Python's
 #: regular expressions cannot be interrupted): nested repeats such as ``(x+x+)+y`` take hours.
 PATTERN_SECONDS = 3.0
-
-
-class FeatureParamError(ValueError):
-    """A feature parameter the pipeline cannot use (the caller names the parameter for users)."""
 
 
 def split_columns(

@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
-from bricksml.errors import first_line
+from bricksml.errors import FeatureParamError, ModelParamError, first_line
 from bricksml.models import features
 from bricksml.models.types import MODEL_TYPES, ModelType, ceiling_problem
 
@@ -19,10 +19,6 @@ try:  # scikit-learn >= 1.2 validates constructor parameters with a public error
     from sklearn.utils._param_validation import InvalidParameterError
 except ImportError:  # pragma: no cover - older scikit-learn
     InvalidParameterError = ValueError  # type: ignore[misc,assignment]
-
-
-class ModelParamError(ValueError):
-    """An estimator parameter the model type does not accept (unknown name or bad value)."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +93,7 @@ def build_pipeline(
         try:
             part._validate_params()
         except (InvalidParameterError, TypeError, ValueError) as exc:
-            raise features.FeatureParamError(first_line(exc)) from None
+            raise FeatureParamError(first_line(exc)) from None
     if spec.kind.dense and columns["text"]:
         _fit_svd_to_data(preprocess, train)
     estimator = check_model_params(spec.model_type, spec.model_params, spec.seed)

@@ -17,14 +17,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bricksml.errors import ModelParamError, SearchError
+
 METRICS = ("f1_macro", "f1_weighted", "accuracy", "roc_auc_ovr", "neg_log_loss")
 KEYS = ("method", "trials", "folds", "metric", "model_params", "feature_params")
 MAX_GRID = 200
 _DISTRIBUTIONS = {"uniform", "loguniform", "randint"}
-
-
-class SearchError(ValueError):
-    """The search JSON cannot be used; the message names the key and the value."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +74,7 @@ class SearchPlan:
             raise SearchError(
                 f"the grid has {plan.grid_size()} combinations (at most {MAX_GRID}); use method random"
             )
-        from bricksml.models.pipeline import ModelParamError, check_model_params
+        from bricksml.models.pipeline import check_model_params
 
         for trial in plan.trials_iter(seed=0):
             try:

@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from bricksml.errors import ParameterError
 
@@ -119,7 +119,7 @@ class Contract:
     def to_strings(self) -> dict[str, str]:
         return {name: to_string(value) for name, value in self.to_dict().items()}
 
-    def fail(self, name: str, expected: str, got: object) -> None:
+    def fail(self, name: str, expected: str, got: object) -> NoReturn:
         """Raise the contract's error for one parameter (for cross-field checks)."""
         raise ParameterError(name, self.job, expected, got)
 

@@ -10,6 +10,7 @@ import dataclasses
 import re
 from typing import Any, ClassVar
 
+from bricksml.errors import FeatureParamError, ModelParamError, SearchError
 from bricksml.models.types import MODEL_TYPES
 from bricksml.params.base import Contract, name_check, param
 from bricksml.params.create_data import DEFAULT_DATA_ROOT
@@ -157,7 +158,7 @@ class TrainParams(Contract):
         # Empty model and feature parameters mean the defaults, which are valid for every model
         # type and seed (tests/test_startup.py checks it): nothing to check, no scikit-learn to load.
         if self.model_params:
-            from bricksml.models.pipeline import ModelParamError, check_model_params
+            from bricksml.models.pipeline import check_model_params
 
             try:
                 check_model_params(self.model_type, self.model_params, self.seed)
@@ -166,7 +167,6 @@ class TrainParams(Contract):
                     "model_params", f"valid for model_type {self.model_type!r} ({exc})", self.model_params
                 )
         if self.feature_params:
-            from bricksml.models.features import FeatureParamError
             from bricksml.models.pipeline import check_feature_params
 
             try:
@@ -178,7 +178,7 @@ class TrainParams(Contract):
 
             try:
                 search_space.SearchPlan.parse(self.search, self.model_type)
-            except search_space.SearchError as exc:
+            except SearchError as exc:
                 self.fail("search", f"a valid search ({exc})", self.search)
 
     @property

@@ -31,7 +31,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from bricksml import runtime
-from bricksml.errors import DataError, first_line
+from bricksml.errors import DataError, FeatureParamError, UnsafeModelError, first_line
 from bricksml.models import features
 from bricksml.models.types import MODEL_TYPES
 from bricksml.tracking import registry
@@ -44,10 +44,6 @@ SAFE_FORMAT = "skops"
 UNSAFE_FORMATS = ("pickle", "cloudpickle")
 #: The parameter that allows them, named in the refusal (inference's contract has it).
 ALLOW_UNSAFE = "allow_unsafe_model_formats"
-
-
-class UnsafeModelError(DataError):
-    """A model artifact that loading could let run code; refused before any of it is deserialized."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +102,7 @@ def allowed_types() -> frozenset[str]:
         for columns, params in variants:
             try:
                 preprocess = features.build_features(columns, params, kind, 0)
-            except features.FeatureParamError:  # a scaling this type refuses: no model holds it
+            except FeatureParamError:  # a scaling this type refuses: no model holds it
                 continue
             pipeline = Pipeline([("features", preprocess), ("model", kind.estimator({}, 0))])
             found.update(skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)))

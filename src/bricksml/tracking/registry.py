@@ -13,7 +13,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models.model import ModelInfo
 
 from bricksml import runtime
-from bricksml.errors import BricksmlError
+from bricksml.errors import BricksmlError, RegistryError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -28,10 +28,6 @@ DECISION_ALIASES = {"promoted": (CHALLENGER, CHAMPION), "challenger": (CHALLENGE
 UC_TAG_KEY_RESERVED = ".,-=/:"
 UC_TAG_KEY_MAX = 255
 UC_TAG_VALUE_MAX = 1000
-
-
-class RegistryError(BricksmlError):
-    """A registry lookup found nothing; the message says what was asked and what exists."""
 
 
 def client() -> MlflowClient:

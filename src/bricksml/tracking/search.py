@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, cross_validate
 
-from bricksml.errors import DataError
-from bricksml.models.features import FeatureParamError
-from bricksml.models.pipeline import ModelParamError, ModelSpec, build_pipeline
+from bricksml.errors import DataError, FeatureParamError, ModelParamError
+from bricksml.models.pipeline import ModelSpec, build_pipeline
 from bricksml.models.search import SearchPlan, Trial
 from bricksml.models.types import fit_params
 from bricksml.progress import Progress

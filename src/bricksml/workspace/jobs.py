@@ -16,27 +16,9 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import DatabricksError
 from databricks.sdk.service.jobs import Run
 
-from bricksml.errors import BricksmlError, first_line
+from bricksml.errors import RunFailedError, RunTimeoutError, WorkspaceError, first_line
 
 TERMINAL = {"TERMINATED", "SKIPPED", "INTERNAL_ERROR"}
-
-
-class RunFailedError(BricksmlError):
-    """The job run ended in another state than SUCCESS."""
-
-    exit_code = 6
-
-
-class RunTimeoutError(BricksmlError):
-    """The job run did not finish in time; it was cancelled."""
-
-    exit_code = 7
-
-
-class WorkspaceError(BricksmlError):
-    """The workspace refused or failed a request (auth, permissions, missing job)."""
-
-    exit_code = 8
 
 
 @dataclass
