@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from mlflow import MlflowClient
 
 from bricksml.errors import ParameterError, RegistryError
-from bricksml.inference.model import resolve, resolve_ref
+from bricksml.inference.model import resolve_ref
 from bricksml.params import InferenceParams
 from bricksml.params.inference import model_uri_check
 from bricksml.tracking import model_refs, setup
@@ -145,7 +145,9 @@ def test_without_mlflows_version_tag_the_runs_versions_are_searched(store: dict)
 
 def test_an_unregistered_logged_model_resolves_to_itself_and_its_run(store: dict) -> None:
     model_id = store["logged"]()
-    found = resolve(InferenceParams.parse({"model_uri": f"models:/{model_id}", "input_path": "x.csv"}))
+    found = resolve_ref(
+        *InferenceParams.parse({"model_uri": f"models:/{model_id}", "input_path": "x.csv"}).model_ref()
+    )
     assert (found.model_name, found.version) == ("", "")
     assert found.model_uri == found.load_uri == f"models:/{model_id}"
     assert found.run_id == store["run"]
@@ -156,7 +158,7 @@ def test_an_unregistered_logged_model_resolves_to_itself_and_its_run(store: dict
 def test_an_unknown_logged_model_names_what_was_asked_and_what_exists(store: dict) -> None:
     asked = "models:/m-" + "0" * 32
     with pytest.raises(RegistryError) as caught:
-        resolve(InferenceParams.parse({"model_uri": asked, "input_path": "x.csv"}))
+        resolve_ref(*InferenceParams.parse({"model_uri": asked, "input_path": "x.csv"}).model_ref())
     message = str(caught.value)
     assert message.startswith(f"{asked}: no such logged model in this tracking store; ")
     assert "latest registered versions: main.refs." in message and "(models:/m-" in message

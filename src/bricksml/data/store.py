@@ -18,10 +18,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bricksml import layout
 from bricksml.data import arrow
 from bricksml.errors import VersionExistsError
 
-MANIFEST = "manifest.json"
 TMP_PREFIX = ".tmp-"
 
 
@@ -80,7 +80,7 @@ def content_digest(manifest: Mapping) -> str:
 
 
 def read_manifest(version_dir: Path) -> dict:
-    return json.loads((version_dir / MANIFEST).read_text())
+    return json.loads(layout.manifest_file(version_dir).read_text())
 
 
 def publish(
@@ -100,7 +100,7 @@ def publish(
     try:
         manifest = write(tmp_dir)
         manifest["content_digest"] = content_digest(manifest)
-        (tmp_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        layout.manifest_file(tmp_dir).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         if final_dir.exists():
             return _compare_existing(final_dir, manifest, what), False
         try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bricksml import runtime
+from bricksml import layout
 from bricksml.errors import DataError
 
 
@@ -69,13 +69,11 @@ class DataVersion:
 
 def open_version(data_root: str, data_name: str, data_version: str) -> DataVersion:
     """The data version, or a clear error listing the versions that exist."""
-    base = runtime.resolve_path(data_root) / data_name
-    path = base / data_version
-    manifest_path = path / "manifest.json"
+    path = layout.version_dir(data_root, data_name, data_version)
+    manifest_path = layout.manifest_file(path)
     if not manifest_path.is_file():
-        existing = (
-            sorted(p.name for p in base.glob("*") if (p / "manifest.json").is_file()) if base.is_dir() else []
-        )
+        existing = layout.versions(data_root, data_name)
+        base = layout.data_dir(data_root, data_name)
         hint = f"existing versions: {', '.join(existing)}" if existing else "run create_data first"
         raise DataError(f"data version {data_name}/{data_version} not found under {base} ({hint})")
     return DataVersion(path, json.loads(manifest_path.read_text()))

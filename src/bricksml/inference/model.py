@@ -17,7 +17,6 @@ from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
 
 from bricksml.errors import RegistryError
-from bricksml.params.inference import InferenceParams
 from bricksml.tracking import model_refs, registry
 from bricksml.tracking.model_refs import AliasRef, LoggedModelRef, ModelRef, RunRef, VersionRef
 
@@ -52,15 +51,6 @@ class ResolvedModel:
     def label(self) -> str:
         """A short name for run names and messages: ``<name>-v<N>`` or ``m-<id>``."""
         return f"{self.model_name}-v{self.version}" if self.version else str(self.model_id)
-
-
-def resolve(params: InferenceParams) -> ResolvedModel:
-    """The model ``params`` name: ``run_id``, else ``model_uri``, else ``model_name`` at its alias."""
-    if params.run_id:
-        return resolve_ref(RunRef(params.run_id), f"run_id {params.run_id}")
-    if params.model_uri:
-        return resolve_ref(model_refs.parse(params.model_uri), params.model_uri)
-    return resolve_ref(AliasRef(params.registered_model_name, params.model_alias))
 
 
 def resolve_ref(ref: ModelRef, asked: str | None = None) -> ResolvedModel:

@@ -18,12 +18,11 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from mlflow.types import Schema
 
-from bricksml import runtime
+from bricksml import layout
 from bricksml.data import readers
 from bricksml.data.store import file_sha256
-from bricksml.data.versions import open_version
+from bricksml.data.versions import DataVersion
 from bricksml.errors import DataError, first_line
-from bricksml.params.inference import InferenceParams
 
 _CSV_BLOCK = 4 << 20
 #: The Arrow type a model input column is read as, by its MLflow signature type's name. Whole
@@ -66,20 +65,26 @@ def model_types(inputs: Schema) -> dict[str, pa.DataType | None]:
     return types
 
 
-def open_input(params: InferenceParams, label_col: str | None, id_col: str | None) -> ScoringInput:
-    """The input files and their columns (read from headers and schemas, not from the data)."""
-    if params.input_path:
-        path = runtime.resolve_path(params.input_path)
-        files = _input_files(path, params.input_path)
-        digest = hashlib.sha256("".join(file_sha256(f) for f in files).encode()).hexdigest()
-        description = params.input_path
-    else:
-        version = open_version(params.data_root, params.data_name, params.data_version)
-        split = params.split or version.evaluation_split
-        files = [version.split_file(split)]
-        digest = version.split_digest(split)
-        description = f"{version.name}/{version.version}/{split}"
-        label_col, id_col = version.label_col, version.id_col or id_col
+def open_path(input_path: str, label_col: str | None, id_col: str | None) -> ScoringInput:
+    """The file or folder ``input_path`` names, with the model's label and id columns if it has them."""
+    files = _input_files(layout.real_path(input_path), input_path)
+    digest = hashlib.sha256("".join(file_sha256(f) for f in files).encode()).hexdigest()
+    return _opened(input_path, files, digest, label_col, id_col)
+
+
+def open_split(version: DataVersion, split: str, id_col: str | None) -> ScoringInput:
+    """One split of a data version (its manifest names the label and id columns)."""
+    files = [version.split_file(split)]
+    description = f"{version.name}/{version.version}/{split}"
+    return _opened(
+        description, files, version.split_digest(split), version.label_col, version.id_col or id_col
+    )
+
+
+def _opened(
+    description: str, files: list[Path], digest: str, label_col: str | None, id_col: str | None
+) -> ScoringInput:
+    """The input and its columns (read from headers and schemas, not from the data)."""
     columns = _columns(files[0])
     for file in files[1:]:
         if _columns(file) != columns:

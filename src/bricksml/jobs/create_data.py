@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bricksml import __version__, runtime
+from bricksml import __version__, layout
 from bricksml.data import arrow, leaks, quality, readers, split, store
 from bricksml.errors import DataError
 from bricksml.params import CreateDataParams
@@ -52,13 +52,13 @@ class CreateDataResult:
 
 
 def version_dir(data_root: str, data_name: str, data_version: str) -> Path:
-    return runtime.resolve_path(data_root) / data_name / data_version
+    return layout.version_dir(data_root, data_name, data_version)
 
 
 def raw_location(params: CreateDataParams) -> Path:
     if params.raw_path:
-        return runtime.resolve_path(params.raw_path)
-    return runtime.resolve_path(params.data_root) / params.data_name / "raw"
+        return layout.real_path(params.raw_path)
+    return layout.raw_dir(params.data_root, params.data_name)
 
 
 def create_data(params: CreateDataParams, progress: Progress = SILENT) -> CreateDataResult:

@@ -25,11 +25,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bricksml import __version__, runtime
+from bricksml import __version__, layout, runtime
 from bricksml.data.store import publish_new
+from bricksml.data.versions import open_version
 from bricksml.errors import DataError, OutputError, first_line
 from bricksml.inference import source, spark
-from bricksml.inference.model import ResolvedModel, resolve
+from bricksml.inference.model import ResolvedModel, resolve_ref
 from bricksml.models import evaluate
 from bricksml.params.inference import InferenceParams
 from bricksml.progress import SILENT, Progress
@@ -81,7 +82,7 @@ def run_inference(params: InferenceParams, progress: Progress = SILENT) -> Infer
     """Score the input with the resolved model, in chunks of ``batch_size`` rows."""
     started = time.perf_counter()
     setup.configure()
-    resolved = resolve(params)
+    resolved = resolve_ref(*params.model_ref())
     progress.step(f"model {resolved.model_uri} (asked: {resolved.asked})")
     info = mlflow.models.get_model_info(resolved.load_uri)
     if info.signature is None or info.signature.inputs is None:
@@ -94,7 +95,7 @@ def run_inference(params: InferenceParams, progress: Progress = SILENT) -> Infer
     classes = [str(c) for c in model.classes_]
 
     tags = resolved.tags
-    scoring = source.open_input(params, tags.get("label_col") or None, tags.get("id_col") or None)
+    scoring = _open_input(params, tags.get("label_col") or None, tags.get("id_col") or None)
     check_columns(params, features, list(scoring.columns), f"input {scoring.description}")
     id_col = scoring.id_col if scoring.id_col in scoring.columns else None
     label_col = scoring.label_col if scoring.label_col in scoring.columns else None
@@ -106,7 +107,7 @@ def run_inference(params: InferenceParams, progress: Progress = SILENT) -> Infer
 
     scored_at = dt.datetime.now(dt.timezone.utc)
     stamp = scored_at.strftime("%Y%m%dT%H%M%S%fZ")
-    target = runtime.resolve_path(params.output_location) / resolved.output_folder / stamp
+    target = layout.inference_dir(params.output_location, resolved.output_folder, stamp)
     state = _Accumulator(classes, label_col)
 
     def write(tmp: Path) -> None:
@@ -182,6 +183,14 @@ def run_inference(params: InferenceParams, progress: Progress = SILENT) -> Infer
     )
 
 
+def _open_input(params: InferenceParams, label_col: str | None, id_col: str | None) -> source.ScoringInput:
+    """The input the parameters name: ``input_path``, else a split of a data version."""
+    if params.input_path:
+        return source.open_path(params.input_path, label_col, id_col)
+    version = open_version(params.data_root, params.data_name, params.data_version)
+    return source.open_split(version, params.split or version.evaluation_split, id_col)
+
+
 def _score_table(
     params: InferenceParams, resolved: ResolvedModel, features: list[str], started: float, progress: Progress
 ) -> InferenceResult:
@@ -191,7 +200,7 @@ def _score_table(
     id_col = resolved.tags.get("id_col")
     keep = list(dict.fromkeys(c for c in (id_col, *params.carry_columns) if c and c in table.columns))
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    target = runtime.resolve_path(params.output_location) / resolved.output_folder / stamp
+    target = layout.inference_dir(params.output_location, resolved.output_folder, stamp)
     counts: dict[str, int] = {}
 
     def write(tmp: Path) -> None:

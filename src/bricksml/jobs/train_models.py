@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from bricksml import __version__, gitinfo, runtime
+from bricksml import __version__, gitinfo, layout, runtime
 from bricksml.data.versions import DataVersion, open_version
 from bricksml.errors import DataError, FeatureParamError, ModelParamError
 from bricksml.models import evaluate, explain, plots
@@ -29,6 +29,7 @@ from bricksml.params.train import TrainParams
 from bricksml.progress import SILENT, Progress
 from bricksml.timing import Timer
 from bricksml.tracking import modelstore, registry, runs, setup
+from bricksml.tracking.model_refs import VersionRef
 from bricksml.tracking.search import run_search
 
 TRAIN_TASK = "train"
@@ -203,7 +204,7 @@ def train_models(params: TrainParams, progress: Progress = SILENT) -> TrainResul
         experiment_id=experiment_id,
         model_name=params.registered_model_name,
         model_version=logged.version,
-        model_uri=f"models:/{params.registered_model_name}/{logged.version}",
+        model_uri=str(VersionRef(params.registered_model_name, logged.version)),
         model_type=params.model_type,
         metrics=metrics,
         seconds=timer.seconds,
@@ -365,5 +366,5 @@ def _write_artifacts(
     explanation = explain.explain(pipeline, MODEL_TYPES[params.model_type].explain)
     if explanation is not None:
         (root / "reports" / "model_explanation.json").write_text(json.dumps(explanation, indent=2))
-    (root / "data" / "manifest.json").write_text(json.dumps(version.manifest, indent=2))
+    layout.manifest_file(root / "data").write_text(json.dumps(version.manifest, indent=2))
     return figures

@@ -27,6 +27,7 @@ from bricksml.params.train import TrainParams
 from bricksml.progress import SILENT, Progress
 from bricksml.timing import Timer
 from bricksml.tracking import modelstore, registry, setup
+from bricksml.tracking.model_refs import VersionRef
 from bricksml.tracking.registry import CHALLENGER, CHAMPION
 
 METRIC = "f1_macro"
@@ -136,7 +137,7 @@ def validate_model(
     x, y = frame[version.feature_columns], frame[version.label_col].astype(str)
     train_labels = pd.read_parquet(version.split_file("train"), columns=[version.label_col])
     context = _Context(params, name, number, split, x, y, train_labels[version.label_col].astype(str), timer)
-    context.scored[number] = _score(f"models:/{name}/{number}", x, y, timer)
+    context.scored[number] = _score(str(VersionRef(name, number)), x, y, timer)
 
     for _ in range(_ATTEMPTS):
         with timer("mlflow"):
@@ -179,7 +180,7 @@ class _Context:
 
     def score(self, number: str) -> _Scored:
         if number not in self.scored:
-            self.scored[number] = _score(f"models:/{self.name}/{number}", self.x, self.y, self.timer)
+            self.scored[number] = _score(str(VersionRef(self.name, number)), self.x, self.y, self.timer)
         return self.scored[number]
 
 

@@ -95,6 +95,15 @@ class InferenceParams(Contract):
         if not (self.input_path or self.input_table) and not (self.data_name and self.data_version):
             self.fail("input_path", "given (or input_table, or data_name and data_version)", "")
 
+    def model_ref(self) -> tuple[model_refs.ModelRef, str]:
+        """The model these parameters name, and how they named it (for messages)."""
+        if self.run_id:
+            return model_refs.RunRef(self.run_id), f"run_id {self.run_id}"
+        if self.model_uri:
+            return model_refs.parse(self.model_uri), self.model_uri
+        ref = model_refs.AliasRef(self.registered_model_name, self.model_alias)
+        return ref, str(ref)
+
     @property
     def registered_model_name(self) -> str:
         """The model scored at ``model_alias``: the one named, else the data set's own."""
