@@ -29,7 +29,14 @@ format: install
 databricks-cli:
 	@bash scripts/databricks-cli.sh >/dev/null || [ $$? -eq 3 ]
 
-test: lint databricks-cli
+# Debian's headless Chromium for tests/test_app_browser.py, installed only when missing (as root,
+# else through sudo); nothing else downloads a browser.
+.PHONY: chromium
+chromium:
+	@[ -x /usr/bin/chromium ] || { root=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$root apt-get update -qq && $$root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: lint databricks-cli chromium
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 demo: install

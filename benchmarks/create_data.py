@@ -10,7 +10,9 @@ included: ``bricksml create-data ...`` (the console script) against
 ``python -c "import pandas; pandas.read_csv(f).to_parquet(o)"``, timed from outside, peak RSS from
 ``wait4``. That peak is the child's own as long as this process stays smaller than the child (a
 vfork + exec child starts from its parent's peak, see ``measure.py``): the raw files are generated
-in a child for that, and this process's own peak is reported next to them. Usage:
+in a child for that, and this process's own peak is reported next to them. A last process runs the
+job once more and takes its peak step by step (imports, reading, checking, splitting, writing):
+where the peak comes from. Usage:
 
     python benchmarks/create_data.py --sizes 100000,1000000 --repeats 3
 """
@@ -72,6 +74,35 @@ print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}))
 """
 )
 
+
+#: The job once more, its peak taken step by step: where in the job the peak comes from.
+STEPS = (
+    IMPORTS
+    + """
+import io
+from bricksml.progress import Progress
+
+steps = {}
+
+class Steps(io.TextIOBase):
+    # A progress line that names a step starts it: the peak since the last one is the last step's.
+    current = "imports"
+
+    def write(self, text):
+        words = text.split("] ", 1)[-1].split()
+        if words and words[0] in ("reading", "checking", "splitting", "writing", "end"):
+            steps[Steps.current] = round(peak_mb())
+            Steps.current = words[0]
+            reset_peak()
+        return len(text)
+
+params = CreateDataParams.parse({"data_name": "bench", "data_version": sys.argv[2], "label_col": "Sentiment",
+    "text_col": "Sentence", "id_col": "id", "raw_path": sys.argv[1], "holdout": "true"})
+create_data(params, progress=Progress(True, Steps()))
+Steps().write("[] end")
+print(json.dumps({"seconds": 0.0, "peak_mb": 0.0, "steps": steps}))
+"""
+)
 
 #: The floor as one command line, exactly as a user would type it.
 FLOOR_COMMAND = "import pandas, sys; pandas.read_csv(sys.argv[1]).to_parquet(sys.argv[2])"
@@ -144,6 +175,7 @@ def main() -> None:
                 floor_argv = [sys.executable, "-c", FLOOR_COMMAND, str(csv), f"{tmp}/floor_whole.parquet"]
                 floor_whole.append(measure_whole(floor_argv, env))
                 cli_whole.append(measure_whole(cli_argv(csv, f"cli{i}"), env))
+            steps = measure(STEPS, str(csv), "steps", env=env)["steps"]
         raw_mb = csv.stat().st_size / 2**20
         row = {
             "rows": rows,
@@ -173,6 +205,8 @@ def main() -> None:
         row["whole_time_ratios"] = [
             round(c["seconds"] / f["seconds"], 2) for c, f in zip(cli_whole, floor_whole, strict=True)
         ]
+        # The peak of each step of the job, from what the process held when the step began.
+        row["step_peaks_mb"] = steps
         # Must stay below every child's peak, or ru_maxrss above is this process's, not theirs.
         row["parent_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         row["load"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])

@@ -1,7 +1,7 @@
 """A fake Databricks workspace on 127.0.0.1 for the real Databricks CLI's bundle validate/deploy/run.
 
 It answers the calls those commands make (identity, workspace files, Unity Catalog schemas, volumes,
-registered models and grants, MLflow experiments, jobs and runs, object permissions, telemetry) in
+registered models and grants, MLflow experiments, apps, jobs and runs, object permissions, telemetry) in
 the shapes of the REST API, built with the Databricks SDK's own classes, and keeps what it is asked
 to create so a test can compare it with what `bricksml.bundle.config.load` resolves. Every request
 is recorded; a call it does not know is a 404 listed in `unknown`, and a request for any other host
@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+from databricks.sdk.service import apps as apps_api
 from databricks.sdk.service import catalog, iam, ml, workspace
 from databricks.sdk.service import jobs as jobs_api
 
@@ -121,6 +122,7 @@ class FakeWorkspace:
     grants: dict[str, list[catalog.PrivilegeAssignment]] = field(default_factory=dict)
     experiments: dict[str, ml.Experiment] = field(default_factory=dict)
     permissions: dict[str, list[dict]] = field(default_factory=dict)
+    apps: dict[str, apps_api.App] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.url = ""
@@ -609,6 +611,46 @@ def _get_experiment(ws: FakeWorkspace, call: Call, _: dict, __: bytes) -> Any:
     if found is None:
         raise _not_found(f"Could not find experiment with ID {call.query.get('experiment_id')}")
     return ml.GetExperimentResponse(experiment=found)
+
+
+# -- apps ----------------------------------------------------------------------------------------
+
+
+@route("POST", "/api/2.0/apps")
+def _create_app(ws: FakeWorkspace, call: Call, _: dict, __: bytes) -> Any:
+    app = apps_api.App.from_dict(call.body)
+    if app.name in ws.apps:
+        raise ApiError(409, "RESOURCE_ALREADY_EXISTS", f"An app with name {app.name} already exists.")
+    # no_compute=true (what deploy asks unless lifecycle.started): created stopped, nothing deployed.
+    stopped = call.query.get("no_compute") == "true"
+    state = apps_api.ComputeState.STOPPED if stopped else apps_api.ComputeState.ACTIVE
+    principal = ws.next_id()
+    app.id = str(ws.next_id())
+    app.compute_status = apps_api.ComputeStatus(state=state, message=f"App compute is {state.value.lower()}.")
+    app.app_status = apps_api.ApplicationStatus(
+        state=apps_api.ApplicationState.UNAVAILABLE, message="App has not been deployed yet."
+    )
+    app.creator = app.updater = call.user
+    app.service_principal_id = principal
+    app.service_principal_client_id = f"app-{principal}"
+    app.service_principal_name = f"app-{app.name}"
+    app.default_source_code_path = f"/Workspace/Users/{call.user}/apps/{app.name}"
+    app.url = f"https://{app.name}-{WORKSPACE_ID}.aws.databricksapps.com"
+    app.create_time = app.update_time = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    ws.apps[app.name] = app
+    return app
+
+
+@route("GET", "/api/2.0/apps/{name}")
+def _get_app(ws: FakeWorkspace, call: Call, vars: dict, _: bytes) -> Any:
+    if vars["name"] not in ws.apps:
+        raise _not_found(f"App with name {vars['name']} does not exist or is deleted.")
+    return ws.apps[vars["name"]]
+
+
+@route("DELETE", "/api/2.0/apps/{name}")
+def _delete_app(ws: FakeWorkspace, call: Call, vars: dict, _: bytes) -> Any:
+    return ws.apps.pop(vars["name"], None) or _get_app(ws, call, vars, b"")
 
 
 # -- jobs and runs ---------------------------------------------------------------------------------

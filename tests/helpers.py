@@ -12,6 +12,8 @@ from bricksml.params import CreateDataParams
 #: The column roles of the generated data sets (bricksml.data.sample).
 SENTIMENT = {"label_col": "Sentiment", "text_col": "Sentence", "id_col": "id"}
 CUSTOMERS = {"label_col": "customer_segment", "id_col": "customer_id"}
+#: The order reviews' score is a regression only when asked: its 5 values would be classes.
+REVIEWS = {"label_col": "review_score", "text_col": "review_comment_message", "id_col": "order_id"}
 
 
 def make_version(root: Path, name: str, frame: pd.DataFrame, roles: dict, **params: str) -> CreateDataResult:

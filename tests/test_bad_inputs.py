@@ -177,6 +177,33 @@ def _test_size_out_of_range(ctx: Ctx) -> list[str]:
     return _create(ctx, ctx.raw / "raw.csv", "--test-size", "1.5")
 
 
+def _regression_label_with_text(ctx: Ctx) -> list[str]:
+    frame = _customers()
+    frame["total_spent"] = np.round(np.linspace(10, 900, ROWS), 2).astype(object)
+    frame.iloc[[4, 40], frame.columns.get_loc("total_spent")] = ["unknown", "see notes"]
+    frame.drop(columns="customer_segment").to_csv(ctx.raw / "raw.csv", index=False)
+    return _create(
+        ctx,
+        ctx.raw / "raw.csv",
+        "--id-col",
+        "customer_id",
+        "--task",
+        "regression",
+        label="total_spent",
+        text=None,
+    )
+
+
+def _regression_of_a_text_label(ctx: Ctx) -> list[str]:
+    _sentences().to_csv(ctx.raw / "raw.csv", index=False)
+    return _create(ctx, ctx.raw / "raw.csv", "--task", "regression")
+
+
+def _text_col_of_numbers(ctx: Ctx) -> list[str]:
+    _customers().to_csv(ctx.raw / "raw.csv", index=False)
+    return _create(ctx, ctx.raw / "raw.csv", "--id-col", "customer_id", label="customer_segment", text="age")
+
+
 def _unknown_flag(ctx: Ctx) -> list[str]:
     _sentences().to_csv(ctx.raw / "raw.csv", index=False)
     return _create(ctx, ctx.raw / "raw.csv", "--lable-col", "Sentiment")  # a typo
@@ -258,6 +285,25 @@ CASES = {
     ),
     "create_test_size_out_of_range": Case(_test_size_out_of_range, 2, ("'test_size'", "between 0 and 1")),
     "create_unknown_flag": Case(_unknown_flag, 2, ("unrecognized arguments: --lable-col",)),
+    # create-data: the task and the column roles
+    "create_regression_label_with_text": Case(
+        _regression_label_with_text,
+        3,
+        (
+            "label_col 'total_spent'",
+            "2 non-numeric values",
+            "'unknown' in row 5",
+            "fix or empty those values",
+        ),
+    ),
+    "create_regression_of_a_text_label": Case(
+        _regression_of_a_text_label,
+        3,
+        ("label_col 'Sentiment' holds text", "task=regression needs a numeric label", "task=classification"),
+    ),
+    "create_text_col_of_numbers": Case(
+        _text_col_of_numbers, 3, ("text_col 'age' holds integers", "in row 1", "leave text_col empty")
+    ),
     "create_existing_version_other_content": Case(
         _existing_version_other_content, 4, ("'v1' of 'fs' already exists with different content",)
     ),
@@ -282,6 +328,27 @@ CASES = {
     "train_date_column": Case(_train("dates"), 3, ("'when' holds dates",)),
     "train_data_version_missing": Case(
         _train("never_created"), 3, ("never_created/v1 not found", "create_data")
+    ),
+    # train: the task
+    "train_regression_task_on_a_classification_version": Case(
+        _train("cu", "--task", "regression"),
+        2,
+        ("'task'", "data version cu/v1 was made for classification", "task=regression", "'regression'"),
+    ),
+    "train_classifier_only_type_on_a_regression_version": Case(
+        _train("rg", "--model-type", "naive_bayes"),
+        2,
+        ("'model_type'", "a model type with a regression model (ridge", "'naive_bayes'"),
+    ),
+    "train_gate_metric_of_the_other_task": Case(
+        _train("cu", "--gate-metric", "rmse"),
+        2,
+        ("'gate_metric'", "a classification metric (f1_macro, f1_weighted, accuracy)", "'rmse'"),
+    ),
+    "train_gate_minimum_for_an_error": Case(
+        _train("rg", "--gate-metric", "rmse", "--gate-min", "0.5"),
+        2,
+        ("'gate_min'", "an error where lower is better (set gate_max)", "0.5"),
     ),
     # infer
     "infer_missing_model_column": Case(_infer(_without_age), 3, ("lacks the model's column(s) ['age']",)),
@@ -316,6 +383,10 @@ def built(workspace: Path) -> Iterator[dict]:
         "dates": (
             base.assign(when=pd.date_range("2024-01-01", periods=ROWS, freq="h")),
             {"label_col": "label"},
+        ),
+        "rg": (
+            sample.order_reviews(ROWS, 5),
+            {"label_col": "review_score", "text_col": "review_comment_message", "task": "regression"},
         ),
     }
     for name, (frame, columns) in sets.items():
@@ -420,4 +491,4 @@ def test_the_catalogue_covers_every_command_and_counts_its_cases() -> None:
     commands = {name.split("_", 1)[0] for name in CASES}
     assert commands == {"create", "train", "infer"}
     assert {case.code for case in CASES.values()} == {2, 3, 4}
-    assert len(CASES) == 26
+    assert len(CASES) == 33

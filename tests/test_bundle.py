@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from databricks.bundles.apps import App
 from databricks.bundles.experiments import MlflowExperiment
 from databricks.bundles.jobs import Job
 from databricks.bundles.registered_models import RegisteredModel
@@ -17,12 +18,19 @@ from databricks.bundles.volumes import Volume
 from bricksml.bundle import config
 from bricksml.errors import BricksmlError
 from bricksml.params import CreateDataParams, InferenceParams, TrainParams
+from bricksml.params.monitor import MonitorParams
 
 ROOT = Path(__file__).resolve().parents[1]
 RESOURCE_FILES = sorted((ROOT / "resources").glob("*.yml"))
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-CONTRACTS = {"create_data": CreateDataParams, "train_models": TrainParams, "inference": InferenceParams}
+CONTRACTS = {
+    "create_data": CreateDataParams,
+    "train_models": TrainParams,
+    "inference": InferenceParams,
+    "monitor": MonitorParams,
+}
 TYPED = {
+    "apps": App,
     "jobs": Job,
     "schemas": Schema,
     "volumes": Volume,
@@ -277,12 +285,48 @@ def test_pipeline_runs_the_three_jobs_of_this_bundle_in_order() -> None:
                 assert name in declared
 
 
-def test_notebook_tasks_take_no_job_environment() -> None:
-    # Serverless refuses a task environment on notebook tasks; the notebooks install the package.
-    for key, (job, _) in _jobs().items():
-        for task in job.get("tasks") or []:
-            if "notebook_task" in task:
-                assert "environment_key" not in task, f"{key}.{task['task_key']}"
+# Task kinds that start no code of the package: every other task needs the package's environment.
+NO_CODE_TASKS = {"run_job_task", "condition_task"}
+
+
+@pytest.mark.parametrize("target", sorted(_raw(ROOT / "databricks.yml")["targets"]))
+def test_every_task_that_runs_code_installs_the_wheel_the_bundle_builds(target: str) -> None:
+    # A serverless job environment overrides the notebook's own, so the task starts with the wheel
+    # installed; deploy turns the glob into the path it uploads that wheel to (tests/test_databricks_cli.py).
+    main = _raw(ROOT / "databricks.yml")
+    [artifact] = main["artifacts"].values()
+    assert artifact["type"] == "whl" and "--outdir dist" in artifact["build"]
+    built = (ROOT / artifact["path"] / "dist").resolve()
+    bundle = config.load(ROOT, target)
+    for key, job in bundle.resources["jobs"].items():
+        environments = {e["environment_key"]: e["spec"] for e in job.get("environments") or []}
+        for task in job["tasks"]:
+            name = f"{key}.{task['task_key']}"
+            if NO_CODE_TASKS & set(task):
+                assert "environment_key" not in task, name
+                continue
+            assert "notebook_task" in task, f"{name}: only notebook tasks run the package's code"
+            spec = environments.get(task.get("environment_key"))
+            assert spec, f"{name} names no environment of its job"
+            [wheel] = spec["dependencies"]
+            # The wheel's path is relative to databricks.yml, where task_environment is written.
+            assert (ROOT / wheel).parent.resolve() == built and wheel.endswith("/*.whl"), name
+            assert spec["environment_version"] == bundle.variables["task_environment"]["environment_version"]
+
+
+INSTALL = re.compile(r"%pip|\bpip\b[^\n]*\binstall\b|run_line_magic\(\s*[\"']pip|restartPython")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_notebook_installs_the_package_itself(notebook: Path) -> None:
+    # The job environment holds the deployed wheel; an install of `..` would put the source tree over it.
+    nb = json.loads(notebook.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"])
+            assert not INSTALL.search(source), f"{notebook.name} installs packages:\n{source}"
+    databricks = nb["metadata"].get("application/vnd.databricks.v1+notebook") or {}
+    assert not (databricks.get("environmentMetadata") or {}).get("dependencies"), notebook.name
 
 
 def test_every_job_carries_target_and_commit_tags() -> None:

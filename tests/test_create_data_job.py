@@ -74,7 +74,7 @@ def test_tabular_data_and_a_rare_class(tmp_path: Path, local_workspace: Path) ->
     frame.to_parquet(raw, index=False)
     params = {"data_name": "cust", "data_version": "v1", "label_col": "customer_segment"}
     result = create_data(CreateDataParams.parse({**params, "raw_path": str(raw), "id_col": "customer_id"}))
-    assert result.manifest["task"] == "tabular"
+    assert result.manifest["task"] == "classification" and result.manifest["features"] == "tabular"
     assert "customer_id" not in result.manifest["feature_columns"]
     frame.loc[frame.index[:2], "customer_segment"] = "vip"
     frame.loc[frame.index[2:], "customer_segment"] = frame["customer_segment"].iloc[2:].replace("vip", "x")

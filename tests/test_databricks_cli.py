@@ -33,6 +33,7 @@ from bricksml.bundle import config
 from bricksml.params import TrainParams
 
 from .fake_workspace import FakeWorkspace, Identity
+from .test_bundle import INSTALL
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("databricks_cli")]
 
@@ -46,6 +47,7 @@ DEPLOYER = Identity(
 TOKENS = {"dapi-developer": DEVELOPER, "dapi-deployer": DEPLOYER}
 SIGNED_IN = {"dev": "dapi-developer"}  # every other target is deployed by the service principal
 DEV_SCHEMA = "dev_jane_doe_bricksml"  # development mode prefixes the schema with dev_<short name>_
+STALE = "99.0.0"  # a wheel another branch built, left in dist/: of several, the CLI deploys the highest
 DIAGNOSTIC = re.compile(r"^(Error|Warning|Warn|Recommendation): .*$", re.MULTILINE)
 
 
@@ -218,8 +220,24 @@ def test_requests_for_other_hosts_are_caught(cli: Cli) -> None:
 # -- deploy and run ----------------------------------------------------------------------------
 
 
+def _leftovers(bundle: Path) -> None:
+    """What earlier builds leave in a developer's clone: another branch's wheel in dist/, and in
+    build/lib a module since deleted from src/ (setuptools would copy it into the wheel)."""
+    (bundle / "dist").mkdir(exist_ok=True)
+    with zipfile.ZipFile(bundle / "dist" / f"bricksml-{STALE}-py3-none-any.whl", "w") as stale:
+        stale.writestr("bricksml/__init__.py", "")
+        stale.writestr(
+            f"bricksml-{STALE}.dist-info/METADATA",
+            f"Metadata-Version: 2.1\nName: bricksml\nVersion: {STALE}\n",
+        )
+        stale.writestr(f"bricksml-{STALE}.dist-info/RECORD", "")
+    (bundle / "build" / "lib" / "bricksml").mkdir(parents=True, exist_ok=True)
+    (bundle / "build" / "lib" / "bricksml" / "deleted_module.py").write_text("")
+
+
 @pytest.fixture(scope="module")
-def deployed_dev(cli: Cli) -> Result:
+def deployed_dev(cli: Cli, bundle: Path) -> Result:
+    _leftovers(bundle)
     out = cli("bundle", "deploy", "-t", "dev", token="dapi-developer")
     assert out.returncode == 0, out.stderr
     return out
@@ -274,9 +292,26 @@ def test_deploy_dev_creates_what_the_bundle_declares(
     assert names == ["/Users/jane.doe@example.com/bricksml/[dev jane_doe] financial_sentiment"]
 
 
-def test_deploy_dev_uploads_the_notebooks_and_the_wheel(
-    deployed_dev: Result, workspace: FakeWorkspace
-) -> None:
+def _created_jobs(workspace: FakeWorkspace, target: str) -> dict[str, dict]:
+    """The settings each jobs/create request of one target sent, by resource key."""
+    found = {}
+    for call in workspace.requests:
+        if call.method == "POST" and call.path == "/api/2.2/jobs/create":
+            if call.body.get("tags", {}).get("target") == target:
+                found[call.body["name"].rsplit("bricksml-", 1)[1]] = call.body
+    return found
+
+
+def _uploaded_wheel(workspace: FakeWorkspace, target: str) -> tuple[str, bytes]:
+    """The one wheel deploy uploaded for a target: its workspace path (/Workspace/...) and bytes."""
+    root = _root_path(target)
+    wheels = {p: data for p, data in workspace.files(f"{root}/artifacts").items() if p.endswith(".whl")}
+    assert len(wheels) == 1, sorted(wheels)
+    [(path, data)] = wheels.items()
+    return f"/Workspace{path}", data
+
+
+def test_deploy_dev_uploads_the_notebooks(deployed_dev: Result, workspace: FakeWorkspace) -> None:
     root = _root_path("dev")
     for job in _jobs(workspace, "dev").values():
         for task in job["tasks"]:
@@ -284,10 +319,62 @@ def test_deploy_dev_uploads_the_notebooks_and_the_wheel(
                 path = task["notebook_task"]["notebook_path"]
                 assert path.startswith(f"{root}/files/notebooks/"), path
                 assert workspace.exists(path), f"{path} was not uploaded"
-    wheels = {p: data for p, data in workspace.files(f"{root}/artifacts").items() if p.endswith(".whl")}
-    assert len(wheels) == 1, sorted(wheels)
-    with zipfile.ZipFile(io.BytesIO(next(iter(wheels.values())))) as wheel:
-        assert "bricksml/bundle/config.py" in wheel.namelist()
+
+
+def test_deploy_dev_uploads_one_fresh_wheel_of_exactly_the_source(
+    deployed_dev: Result, workspace: FakeWorkspace, bundle: Path
+) -> None:
+    path, data = _uploaded_wheel(workspace, "dev")
+    version = tomllib.loads((bundle / "pyproject.toml").read_text())["project"]["version"]
+    # artifacts_dynamic_version: the project's version plus a local part of this build, so every
+    # deploy installs anew; the other branch's wheel left in dist/ is not the one uploaded.
+    name = re.fullmatch(
+        rf"{re.escape(_root_path('dev'))}/artifacts/\.internal/bricksml-([^-]+)-py3-none-any\.whl", path
+    )
+    assert name, path
+    assert re.fullmatch(rf"{re.escape(version)}\+\d+", name.group(1)), name.group(1)
+    with zipfile.ZipFile(io.BytesIO(data)) as wheel:
+        metadata = wheel.read(f"bricksml-{name.group(1)}.dist-info/METADATA").decode()
+        assert f"\nVersion: {name.group(1)}\n" in metadata
+        modules = {n: wheel.read(n) for n in wheel.namelist() if n.endswith(".py")}
+    source = bundle / "src"
+    expected = {p.relative_to(source).as_posix(): p.read_bytes() for p in source.rglob("*.py")}
+    # Module for module the source tree deployed, and nothing an earlier build left in build/lib.
+    assert sorted(modules) == sorted(expected)
+    assert modules == expected
+
+
+@pytest.mark.parametrize("target", ["dev", "staging"])
+def test_every_task_of_every_job_installs_the_uploaded_wheel(
+    target: str, request: pytest.FixtureRequest, workspace: FakeWorkspace
+) -> None:
+    request.getfixturevalue(f"deployed_{target}")
+    wheel, _ = _uploaded_wheel(workspace, target)
+    created = _created_jobs(workspace, target)
+    ids = {job["job_id"]: key for key, job in _jobs(workspace, target).items()}
+    assert sorted(created) == sorted(ids.values())
+    for key, job in created.items():
+        environments = {e["environment_key"]: e["spec"] for e in job.get("environments") or []}
+        for task in job["tasks"]:
+            name = f"{key}.{task['task_key']}"
+            if "run_job_task" in task:  # starts a job of this deploy, which this loop checks too
+                assert task["run_job_task"]["job_id"] in ids, name
+            elif "condition_task" in task:  # compares task values: runs no code
+                pass
+            else:
+                assert "notebook_task" in task, f"{name}: a task kind this check does not know"
+                # The task's serverless environment, which overrides the notebook's, is that wheel.
+                spec = environments.get(task.get("environment_key"), {})
+                assert spec.get("dependencies") == [wheel], f"{name} runs in {spec or 'no job environment'}"
+
+
+def test_no_deployed_notebook_installs_anything(deployed_dev: Result, workspace: FakeWorkspace) -> None:
+    notebooks = workspace.files(f"{_root_path('dev')}/files/notebooks")
+    assert notebooks
+    for path, data in notebooks.items():
+        cells = json.loads(data)["cells"]
+        code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+        assert code and not [c for c in code if INSTALL.search(c)], path
 
 
 def test_deployed_dev_jobs_take_the_parameters_a_local_run_resolves(

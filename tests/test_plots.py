@@ -153,3 +153,48 @@ def test_confusion_matrix_with_many_long_names_stays_inside() -> None:
         _assert_inside_canvas(fig)
     finally:
         plots.close(fig)
+
+
+# -- regression ---------------------------------------------------------------------------------
+
+
+def _numbers(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.lognormal(3.0, 0.6, rows)
+    return y, y * rng.lognormal(0.0, 0.2, rows)
+
+
+@pytest.mark.parametrize("rows", [300, 20_000], ids=["dots", "hexagons"])
+def test_predicted_vs_actual_shares_one_range_with_the_diagonal(rows: int) -> None:
+    y, pred = _numbers(rows)
+    fig = plots.predicted_vs_actual_figure(y, pred, "RaisedAmount", "Predicted vs actual (test)")
+    try:
+        ax = fig.axes[0]
+        assert ax.get_xlim() == ax.get_ylim()
+        low, high = ax.get_xlim()
+        assert low < min(y.min(), pred.min()) and high > max(y.max(), pred.max())
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("Actual RaisedAmount", "Predicted RaisedAmount")
+        assert _legend(fig) == ["prediction = actual"]
+        drawn = ax.collections[0]
+        assert len(drawn.get_offsets()) == (rows if rows <= 4000 else len(drawn.get_offsets()))
+        assert (len(fig.axes) == 2) == (rows > 4000)  # the colour bar of the counts
+        _assert_inside_canvas(fig)
+    finally:
+        plots.close(fig)
+
+
+def test_residuals_centre_on_zero_and_a_few_huge_errors_do_not_squeeze_the_band() -> None:
+    y, pred = _numbers(2000, seed=3)
+    y[:3] = pred[:3] + 1e6  # three absurd labels
+    fig = plots.residuals_figure(y, pred, "RaisedAmount", "Residuals (holdout)")
+    try:
+        ax, hist = fig.axes[:2]
+        low, high = ax.get_ylim()
+        assert low == -high and high < 1e5, (low, high)
+        beyond = [t for t in _texts(fig) if t.endswith(" rows beyond the axis")]
+        assert len(beyond) == 1 and 3 <= int(beyond[0].split()[0]) <= 20, beyond  # the 3, and a far tail
+        assert ax.get_ylabel() == "Residual (actual - predicted)" and hist.get_xlabel() == "Rows"
+        assert any(line.get_ydata()[0] == 0 for line in ax.get_lines())  # the zero line
+        _assert_inside_canvas(fig)
+    finally:
+        plots.close(fig)

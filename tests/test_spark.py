@@ -46,7 +46,7 @@ from bricksml.jobs.train_models import train_models  # noqa: E402
 from bricksml.jobs.validate_model import validate_model  # noqa: E402
 from bricksml.params import TrainParams  # noqa: E402
 from bricksml.tracking import modelstore, setup  # noqa: E402
-from tests.helpers import SENTIMENT, make_version  # noqa: E402
+from tests.helpers import REVIEWS, SENTIMENT, make_version  # noqa: E402
 
 pytestmark = [
     # pyspark 4 warns on every pandas conversion that it does not fully support pandas 3 yet.
@@ -247,3 +247,43 @@ def test_a_table_without_the_models_column_is_refused(scored: dict, spark: Any, 
     run = _cli(["--model-name", MODEL, "--input-table", "wrong_columns", "--output-root", str(tmp_path)])
     assert run["code"] == 3, run
     assert "lacks the model's column(s) ['Sentence']; it has ['id', 'Text']" in run["stderr"]
+
+
+REVIEWS_MODEL = "main.bricksml.spark_reviews"
+REVIEWS_TABLE = "spark_catalog.bricksml.new_orders"
+
+
+@pytest.fixture(scope="module")
+def regression(workspace: Path, spark: Any) -> dict:
+    """A regressor (ridge on order reviews: text beside numbers), a table of new orders, pandas' scores."""
+    make_version(workspace, "reviews", sample.order_reviews(500, 7), REVIEWS, task="regression")
+    params = TrainParams.parse(
+        {"data_name": "reviews", "data_version": "v1", "model_name": REVIEWS_MODEL, "gate_mode": "disabled"}
+    )
+    train_models(params)
+    frame = sample.order_reviews(1500, 8).drop(columns="review_score")
+    spark.createDataFrame(frame).write.mode("overwrite").saveAsTable(REVIEWS_TABLE)
+    as_file = workspace / "new_orders.parquet"
+    frame.to_parquet(as_file, index=False)
+    pandas = _cli(["--model-uri", f"models:/{REVIEWS_MODEL}/1", "--input-path", str(as_file)])
+    assert pandas["code"] == 0, pandas["stderr"]
+    return {"frame": frame, "pandas": pandas}
+
+
+def test_a_regressor_scores_a_spark_table_as_numbers_like_the_pandas_path(regression: dict) -> None:
+    run = _cli(["--model-uri", f"models:/{REVIEWS_MODEL}/1", "--input-table", REVIEWS_TABLE])
+    assert run["code"] == 0, run["stderr"]
+    data, pandas = run["data"], regression["pandas"]["data"]
+    assert data["task"] == pandas["task"] == "regression"
+    assert data["rows"] == pandas["rows"] == len(regression["frame"]) and data["prediction_counts"] == {}
+    by_spark = pd.read_parquet(Path(data["output_path"], "predictions.parquet")).sort_values("order_id")
+    by_pandas = pd.read_parquet(Path(pandas["output_path"], "predictions.parquet")).sort_values("order_id")
+    assert list(by_spark.columns) == ["order_id", "prediction", "model_version", "scored_at"]
+    assert str(by_spark["prediction"].dtype) == "float64"
+    assert by_spark["order_id"].tolist() == by_pandas["order_id"].tolist()
+    assert by_spark["prediction"].to_numpy() == pytest.approx(by_pandas["prediction"].to_numpy(), rel=1e-9)
+    stats = data["prediction_stats"]
+    assert stats["mean"] == pytest.approx(pandas["prediction_stats"]["mean"], rel=1e-9)
+    assert stats["p05"] <= stats["p50"] <= stats["p95"]
+    metadata = json.loads(Path(data["output_path"], "metadata.json").read_text())
+    assert metadata["model"]["task"] == "regression" and metadata["prediction_stats"] == stats

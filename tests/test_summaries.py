@@ -233,6 +233,47 @@ def test_inference_summary() -> None:
     ]
 
 
+def test_regression_summaries_say_the_task_the_numbers_and_what_was_left_out() -> None:
+    trained = {
+        **TRAIN,
+        "task": "regression",
+        "model_type": "ridge",
+        "metrics": {"test_rmse": 0.91, "test_r2": 0.48, "holdout_rmse": 1.0, "holdout_r2": 0.4},
+        "notes": ["MAPE is not computed on test: 3 of its labels are 0 (no relative error there)"],
+    }
+    lines = summaries.train_lines(trained, "rmse")
+    assert lines[0].startswith("trained ridge (regression) on fs/v1")
+    assert _table(lines[1:4])["test"] == ["0.9100", "0.4800"]
+    assert (
+        lines[-1] == "  note: MAPE is not computed on test: 3 of its labels are 0 (no relative error there)"
+    )
+    scored = {
+        **INFER,
+        "prediction_counts": {},
+        "prediction_stats": {"mean": 4.1234, "p05": 1.9, "p50": 4.3, "p95": 5.02},
+        "metrics": {"rmse": 0.95, "mae": 0.7, "r2": 0.41},
+    }
+    lines = summaries.inference_lines(scored)
+    assert lines[2:] == [
+        "  predicted: mean 4.123 (5%-95%: 1.9 to 5.02)",
+        "  labels present: RMSE 0.9500, MAE 0.7000, R2 0.4100",
+    ]
+    created = {
+        **CREATE,
+        "task": "regression",
+        "features": "text+tabular",
+        "quality": {
+            **CREATE["quality"],
+            "class_counts": {},
+            "label_stats": {"count": 990, "min": 1.0, "max": 5.0, "mean": 4.09},
+        },
+    }
+    lines = summaries.create_data_lines(created)
+    assert lines[1] == "  task: regression (text+tabular)"
+    assert lines[-1] == "    label: 990 values from 1 to 5, mean 4.09"
+    assert not any("label stats" in line for line in lines)
+
+
 def test_pipeline_summary_groups_tasks_by_child_job() -> None:
     tasks = [
         {"task_key": "create_data", "job": "create_data", "result": CREATE},

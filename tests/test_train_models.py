@@ -246,6 +246,26 @@ def test_logged_model_has_pinned_requirements_and_safe_format(store: Path) -> No
         ({"search": '{"model_params": {"C": []}}'}, "search", "non-empty list"),
         ({"search": '{"trials": 3}'}, "search", "give model_params"),
         ({"search": '{"model_params": {"nope": [1]}}'}, "search", "unknown parameter 'nope'"),
+        ({"task": "ranking"}, "task", "classification, regression"),
+        ({"task": "regression", "model_type": "linear_svm"}, "model_type", "a regression model (ridge"),
+        ({"gate_metric": "auc"}, "gate_metric", "rmse, mae, median_ae, mape, r2 (regression)"),
+        ({"task": "regression", "gate_metric": "accuracy"}, "gate_metric", "a regression metric (rmse"),
+        (
+            {"gate_metric": "r2", "gate_max": "0.3"},
+            "gate_max",
+            "a score where higher is better (set gate_min)",
+        ),
+        (
+            {"gate_metric": "mae", "gate_min": "0.3"},
+            "gate_min",
+            "an error where lower is better (set gate_max)",
+        ),
+        ({"task": "regression", "model_params": '{"C": 1}'}, "model_params", "'ridge'"),
+        (
+            {"task": "regression", "search": '{"model_params": {"alpha": [1, 2]}, "metric": "f1_macro"}'},
+            "search",
+            "for regression",
+        ),
     ],
 )
 def test_bad_parameters_name_the_parameter(raw: dict, name: str, fragment: str) -> None:

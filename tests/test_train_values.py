@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 
 from bricksml.cli.main import main
 from bricksml.jobs.create_data import create_data
+from bricksml.models.features import value_problem
 from bricksml.params import CreateDataParams
 
 ROWS = 400
@@ -40,7 +41,6 @@ CASES = {
     "infinite": (_table(y=_with(np.linspace(0, 1, ROWS), 7, np.inf)), "", "'y' holds 1 infinite value"),
     "huge": (_table(y=_with(np.linspace(0, 1, ROWS), 3, 1e300)), "", "too large to scale"),
     "dates": (_table(when=pd.date_range("2024-01-01", periods=ROWS, freq="h")), "", "'when' holds dates"),
-    "numbers_as_text": (_table(note=np.arange(ROWS) % 50), "note", "text_col 'note' holds integer values"),
 }
 
 
@@ -81,6 +81,15 @@ def test_unusable_values_are_one_data_error_before_any_run(store: Path, capsys, 
     assert len(err.splitlines()) == 1 and CASES[case][2] in err
     mlflow.set_tracking_uri(f"sqlite:///{store / 'mlflow' / 'mlflow.db'}")
     assert mlflow.get_experiment_by_name(experiment) is None
+
+
+def test_a_text_column_of_numbers_is_no_text_to_train_on() -> None:
+    """create_data refuses such a text column (tests/test_bad_inputs.py); a version made before it did
+    is refused at training, by the same check the job runs on every split."""
+    frame = _table(note=np.arange(ROWS) % 50)
+    problem = value_problem(frame, ["note", "x"], "note")
+    assert problem is not None and "text_col 'note' holds integer values" in problem
+    assert value_problem(frame.assign(note=frame["note"].astype(str)), ["note", "x"], "note") is None
 
 
 def test_a_dropped_date_column_no_longer_stops_training(store: Path, capsys) -> None:

@@ -135,25 +135,122 @@ def run_job(
     run_dir = runtime.local_root() / RUNS_DIR / job_key / run_id
     run = JobRun(job_key, bundle.target, run_id, parameters, str(run_dir))
     job = bundle.job(job_key)
+    states: dict[str, str] = {}  # task key -> SUCCESS | FAILED | EXCLUDED | UPSTREAM_FAILED
+    outcomes: dict[str, str] = {}  # condition task key -> "true" | "false"
+    failure: TaskFailedError | None = None
     for task in task_order(job, job_key):
-        if "notebook_task" in task:
-            run.tasks.append(_run_notebook_task(bundle, job_key, task, parameters, run_dir, progress))
-        elif "run_job_task" in task:
-            run.tasks.extend(_run_job_task(bundle, job_key, task, parameters, progress, run_id))
-        else:
-            kinds = [k for k in task if k.endswith("_task")]
-            raise BricksmlError(
-                f"job {job_key!r} task {task['task_key']!r}: {', '.join(kinds) or 'this task type'} "
-                "cannot run locally; only notebook_task and run_job_task do"
-            )
+        key = task["task_key"]
+        state = _run_state(task, states, outcomes)
+        if state is not None:  # skipped, as Databricks skips it
+            states[key] = state
+            if state == EXCLUDED:
+                progress.step(f"task {key}: excluded (its condition is not met)")
+            continue
+        try:
+            if "notebook_task" in task:
+                run.tasks.append(_run_notebook_task(bundle, job_key, task, parameters, run_dir, progress))
+            elif "run_job_task" in task:
+                run.tasks.extend(_run_job_task(bundle, job_key, task, parameters, progress, run_id, run_dir))
+            elif "condition_task" in task:
+                outcomes[key] = "true" if _condition(job_key, task, parameters, run_dir) else "false"
+                progress.step(f"task {key}: condition is {outcomes[key]}")
+            else:
+                kinds = [k for k in task if k.endswith("_task")]
+                raise BricksmlError(
+                    f"job {job_key!r} task {key!r}: {', '.join(kinds) or 'this task type'} cannot run"
+                    " locally; only notebook_task, run_job_task and condition_task do"
+                )
+        except TaskFailedError as exc:  # later tasks may still run (run_if); the run fails at the end
+            states[key] = FAILED
+            failure = failure or exc
+            continue
+        states[key] = SUCCESS
+    if failure is not None:
+        raise failure
     return run
 
 
+SUCCESS, FAILED, EXCLUDED, UPSTREAM_FAILED = "SUCCESS", "FAILED", "EXCLUDED", "UPSTREAM_FAILED"
+#: ``run_if`` values and whether they let a task run after its dependencies' states (Databricks'
+#: "Run if dependencies"); an excluded dependency counts as succeeded.
+_RUN_IF = {
+    "ALL_SUCCESS": lambda done: all(s == SUCCESS for s in done),
+    "AT_LEAST_ONE_SUCCESS": lambda done: any(s == SUCCESS for s in done),
+    "NONE_FAILED": lambda done: not any(s in (FAILED, UPSTREAM_FAILED) for s in done),
+    "ALL_DONE": lambda done: True,
+    "AT_LEAST_ONE_FAILED": lambda done: any(s in (FAILED, UPSTREAM_FAILED) for s in done),
+    "ALL_FAILED": lambda done: all(s in (FAILED, UPSTREAM_FAILED) for s in done),
+}
+
+
+def _run_state(task: dict, states: dict[str, str], outcomes: dict[str, str]) -> str | None:
+    """None when ``task`` runs; else the state it is skipped with (EXCLUDED or UPSTREAM_FAILED).
+
+    A dependency on a condition task's ``outcome`` that did not come out excludes the task, and so
+    does a task whose dependencies were all excluded, whatever its ``run_if``.
+    """
+    deps = task.get("depends_on") or []
+    if not deps:
+        return None
+    done = []
+    for dep in deps:
+        state = states[dep["task_key"]]
+        wanted = dep.get("outcome")
+        if wanted is not None and state == SUCCESS and outcomes.get(dep["task_key"]) != str(wanted).lower():
+            state = EXCLUDED
+        done.append(state)
+    if all(s == EXCLUDED for s in done):
+        return EXCLUDED
+    counted = [SUCCESS if s == EXCLUDED else s for s in done]
+    run_if = task.get("run_if", "ALL_SUCCESS")
+    if run_if not in _RUN_IF:
+        raise BricksmlError(
+            f"task {task['task_key']!r}: run_if {run_if!r} is not one of {', '.join(_RUN_IF)}"
+        )
+    if _RUN_IF[run_if](counted):
+        return None
+    return EXCLUDED if run_if in ("AT_LEAST_ONE_FAILED", "ALL_FAILED") else UPSTREAM_FAILED
+
+
+#: Condition operators: == and != compare text, the others numbers (as Databricks does).
+_OPERATORS = {
+    "EQUAL_TO": lambda a, b: a == b,
+    "NOT_EQUAL": lambda a, b: a != b,
+    "GREATER_THAN": lambda a, b: float(a) > float(b),
+    "GREATER_THAN_OR_EQUAL": lambda a, b: float(a) >= float(b),
+    "LESS_THAN": lambda a, b: float(a) < float(b),
+    "LESS_THAN_OR_EQUAL": lambda a, b: float(a) <= float(b),
+}
+
+
+def _condition(job_key: str, task: dict, parameters: dict[str, str], run_dir: Path) -> bool:
+    """A condition task's expression, with its operands' dynamic values resolved."""
+    spec = task["condition_task"]
+    op = spec.get("op")
+    if op not in _OPERATORS:
+        raise BricksmlError(
+            f"job {job_key!r} task {task['task_key']!r}: condition op {op!r} is not one of"
+            f" {', '.join(_OPERATORS)}"
+        )
+    left, right = (
+        dynamic_values(_as_param_string(spec.get(side)), parameters, job_key, run_dir)
+        for side in ("left", "right")
+    )
+    try:
+        return bool(_OPERATORS[op](left, right))
+    except ValueError:
+        raise BricksmlError(
+            f"job {job_key!r} task {task['task_key']!r}: {op} compares numbers; got {left!r} and {right!r}"
+        ) from None
+
+
 _DYNAMIC = re.compile(r"\{\{\s*job\.parameters\.([A-Za-z0-9_.-]+)\s*\}\}")
+_TASK_VALUE = re.compile(r"\{\{\s*tasks\.([A-Za-z0-9_-]+)\.values\.([A-Za-z0-9_.-]+)\s*\}\}")
 
 
-def dynamic_values(text: str, parameters: dict[str, str], job_key: str) -> str:
-    """Resolve ``{{job.parameters.<name>}}`` the way Databricks does when the run starts."""
+def dynamic_values(text: str, parameters: dict[str, str], job_key: str, run_dir: Path | None = None) -> str:
+    """Resolve ``{{job.parameters.<name>}}`` the way Databricks does when the run starts, and
+    ``{{tasks.<task>.values.<key>}}`` from the task values the run's tasks set so far."""
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -163,7 +260,18 @@ def dynamic_values(text: str, parameters: dict[str, str], job_key: str) -> str:
             )
         return parameters[name]
 
-    return _DYNAMIC.sub(value, text)
+    def task_value(match: re.Match[str]) -> str:
+        task_key, key = match.groups()
+        path = None if run_dir is None else run_dir / "task_values" / f"{task_key}.json"
+        values = json.loads(path.read_text()) if path is not None and path.is_file() else {}
+        if key not in values:
+            raise BricksmlError(
+                f"job {job_key!r}: {{{{tasks.{task_key}.values.{key}}}}}: task {task_key!r} set no value"
+                f" {key!r} in this run (it did not run, or failed before setting it)"
+            )
+        return _as_param_string(values[key])
+
+    return _TASK_VALUE.sub(task_value, _DYNAMIC.sub(value, text))
 
 
 def _run_job_task(
@@ -173,6 +281,7 @@ def _run_job_task(
     parameters: dict[str, str],
     progress: Progress,
     run_id: str,
+    run_dir: Path,
 ) -> list[TaskResult]:
     ref = str(task["run_job_task"].get("job_id", ""))
     prefix, suffix = "resources.jobs.", ".id"
@@ -183,7 +292,7 @@ def _run_job_task(
         )
     child = ref[len(prefix) : -len(suffix)]
     child_params = {
-        k: dynamic_values(_as_param_string(v), parameters, job_key)
+        k: dynamic_values(_as_param_string(v), parameters, job_key, run_dir)
         for k, v in (task["run_job_task"].get("job_parameters") or {}).items()
     }
     progress.step(f"task {task['task_key']}: running job {child}")

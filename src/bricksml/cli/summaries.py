@@ -40,6 +40,7 @@ _QUALITY_SKIPPED = {
     "class_counts",
     "conflict_examples",
     "notes",
+    "label_stats",
 }
 _LISTED = 5  # items of a list finding shown before "+N more"
 _ITEM_CHARS = 80
@@ -95,6 +96,8 @@ def tasks_lines(tasks: Iterable[Mapping[str, Any]]) -> list[str]:
 def train_lines(result: Mapping[str, Any], metric: str | None = None) -> list[str]:
     """The registered version, then its scores on every split: over-fitting shows at a glance."""
     head = f"trained {result.get('model_type') or 'a model'}"
+    if result.get("task") == "regression":
+        head += " (regression)"
     if result.get("data"):
         head += f" on {result['data']}"
     if result.get("model_name"):
@@ -104,7 +107,8 @@ def train_lines(result: Mapping[str, Any], metric: str | None = None) -> list[st
     metrics = result.get("metrics")
     table = score_table(metrics if isinstance(metrics, Mapping) else {}, metric)
     leaks = [leak["message"] for leak in result.get("suspected_leaks") or [] if isinstance(leak, Mapping)]
-    return [head, *("  " + row for row in table), *(f"warning: {message}" for message in leaks)]
+    notes = [f"  note: {_one_line(note)}" for note in result.get("notes") or [] if note]
+    return [head, *("  " + row for row in table), *notes, *(f"warning: {message}" for message in leaks)]
 
 
 def split_metrics(metrics: Mapping[str, Any]) -> dict[str, dict[str, float]]:
@@ -245,6 +249,11 @@ def inference_lines(result: Mapping[str, Any]) -> list[str]:
         total = sum(numbers.values()) or 1
         shares = ", ".join(f"{k} {v} ({v / total:.1%})" for k, v in numbers.items())
         lines.append(f"  predicted: {shares}")
+    stats = result.get("prediction_stats")
+    if isinstance(stats, Mapping) and _numbers(stats, "mean", "p05", "p95"):
+        lines.append(
+            f"  predicted: mean {stats['mean']:.4g} (5%-95%: {stats['p05']:.4g} to {stats['p95']:.4g})"
+        )
     metrics = result.get("metrics")
     if isinstance(metrics, Mapping) and metrics:
         shown = [m for m in HEADLINE_METRICS if isinstance(metrics.get(m), (int, float))]
@@ -267,13 +276,27 @@ def create_data_lines(result: Mapping[str, Any]) -> list[str]:
     if result.get("path"):
         head += f": {result['path']}"
     lines = [head]
+    if result.get("task") in ("classification", "regression"):
+        lines.append(
+            f"  task: {result['task']}" + (f" ({result['features']})" if result.get("features") else "")
+        )
     splits = result.get("splits")
     if isinstance(splits, Mapping) and splits:
         lines.append("  rows: " + ", ".join(f"{s} {splits[s]}" for s in _in_reading_order(splits)))
     quality = result.get("quality")
     if isinstance(quality, Mapping):
         lines.extend(quality_lines(quality))
+        stats = quality.get("label_stats")
+        if isinstance(stats, Mapping) and _numbers(stats, "min", "max", "mean"):
+            lines.append(
+                f"    label: {stats.get('count', '?')} values from {stats['min']:g} to {stats['max']:g},"
+                f" mean {stats['mean']:.4g}"
+            )
     return lines
+
+
+def _numbers(record: Mapping[str, Any], *keys: str) -> bool:
+    return all(isinstance(record.get(k), (int, float)) and not isinstance(record.get(k), bool) for k in keys)
 
 
 def quality_lines(quality: Mapping[str, Any]) -> list[str]:

@@ -78,6 +78,8 @@ class QualityReport:
     rare_classes: dict[str, int] = field(default_factory=dict)
     suspected_leaks: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: A regression label's statistics (count, missing, non_numeric, min, max, mean, quantiles).
+    label_stats: dict = field(default_factory=dict)
     text: bool = True
 
     @property
@@ -129,7 +131,10 @@ class QualityReport:
             )
         if self.duplicate_ids:
             out.append(f"{self.duplicate_ids} rows repeat an id already seen")
-        out.append("classes: " + ", ".join(f"{k}={v}" for k, v in self.class_counts.items()))
+        if self.label_stats:
+            out.append(label_line(self.label_stats))
+        else:
+            out.append("classes: " + ", ".join(f"{k}={v}" for k, v in self.class_counts.items()))
         for name, count in self.rare_classes.items():
             out.append(
                 f"class {name!r} ({count} rows) is in train only: too small to reach every split "
@@ -138,6 +143,18 @@ class QualityReport:
         out.extend(leaks.describe(leak) for leak in self.suspected_leaks)
         out.extend(self.notes)
         return out
+
+
+def label_line(stats: dict) -> str:
+    """A regression label's statistics in one line."""
+    if not stats.get("count"):
+        return "label: no values"
+    q = stats.get("quantiles", {})
+    return (
+        f"label: {stats['count']} values from {stats['min']:g} to {stats['max']:g}, mean {stats['mean']:g}, "
+        f"median {q.get('p50', float('nan')):g} (5%-95%: {q.get('p05', float('nan')):g} to "
+        f"{q.get('p95', float('nan')):g}), {stats['distinct']} distinct"
+    )
 
 
 @dataclass
@@ -363,7 +380,7 @@ def assess_rows(
     label_code = codes[rows].astype(np.int64, copy=False)
     del codes
     n_labels = max(len(label_names), 1)
-    duplicate = pd.Series(key * n_labels + label_code).duplicated().to_numpy()
+    duplicate = pd.Series(_narrow(key * n_labels + label_code)).duplicated().to_numpy()
     report.exact_duplicates = int(duplicate.sum())
     if report.exact_duplicates and duplicates == "fail":
         first = int(np.flatnonzero(duplicate)[0])
@@ -376,8 +393,9 @@ def assess_rows(
         rows, key, label_code = rows[~duplicate], key[~duplicate], label_code[~duplicate]
         report.duplicates_dropped = report.exact_duplicates
 
-    groups = pd.factorize(key)[0].astype(np.int64, copy=False)  # in order of first appearance
+    groups = pd.factorize(_narrow(key))[0].astype(np.int64, copy=False)  # in order of first appearance
     del key
+    arrow.release_memory()  # the hash tables of the duplicates and the groups
     if report.exact_duplicates and not report.duplicates_dropped:
         pairs = pd.unique(groups * n_labels + label_code)
         labels_per_group = np.bincount(pairs // n_labels)
@@ -399,6 +417,14 @@ def assess_rows(
     }
     report.rows_out = len(rows)
     return Assessment(rows, groups, label_code, label_names, report)
+
+
+def _narrow(codes: np.ndarray) -> np.ndarray:
+    """Non-negative codes as 32-bit integers when they fit: pandas' hash table of them is half the size
+    (at 1M rows, 14 MB less at the peak of the checks); the codes it finds are the same."""
+    if len(codes) and codes.min() >= 0 and codes.max() < 2**31:
+        return codes.astype(np.int32)
+    return codes
 
 
 def _factorize(values: pa.Array) -> np.ndarray:

@@ -64,9 +64,11 @@ def write_rows(table: pa.Table, rows: np.ndarray, path: Path) -> None:
     then writing it as one row group (the parquet writer's dictionary of a unique integer column
     grows to some 30 MB), would be the peak of create_data.
     """
-    with pq.ParquetWriter(path, table.schema, compression="zstd") as writer:
+    arrow.release_memory()  # what the steps before freed (splitting's arrays, the last split's blocks)
+    with pq.ParquetWriter(path, table.schema, compression="zstd", memory_pool=arrow.POOL) as writer:
         for start in range(0, max(len(rows), 1), arrow.BLOCK_ROWS):
             writer.write_table(arrow.take_table(table, rows[start : start + arrow.BLOCK_ROWS], arrow.POOL))
+            arrow.release_memory()  # the block, and the writer's buffers for its row group
 
 
 def content_digest(manifest: Mapping) -> str:

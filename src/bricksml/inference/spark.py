@@ -1,7 +1,8 @@
 """Score a Spark table with the same registered model, through ``mlflow.pyfunc.spark_udf``.
 
 For tables too big for one machine, on Databricks. The model's pipeline takes the raw columns, so
-the UDF receives them as they are in the table. Spark writes the predictions as a folder of Parquet
+the UDF receives them as they are in the table; a classifier's prediction is its class (a string),
+a regressor's a number (a double), as on the pandas path. Spark writes the predictions as a folder of Parquet
 parts under ``predictions.parquet``; the caller publishes the folder atomically like any output.
 
 The UDF loads the artifact with MLflow's own loader, which trusts the types the artifact's MLmodel
@@ -21,6 +22,7 @@ from typing import Any
 import mlflow
 
 from bricksml.errors import DataError, first_line
+from bricksml.models.tasks import CLASSIFICATION, REGRESSION
 from bricksml.tracking import modelstore
 
 NEEDS_SPARK = "input_table needs Spark (a Databricks cluster or serverless compute); here, use input_path"
@@ -66,16 +68,21 @@ def score_table(
     keep: Sequence[str],
     version: str,
     out_dir: Path,
-) -> dict[str, int]:
-    """Score every row of ``table`` into ``out_dir``; return the rows per predicted class.
+    task: str = CLASSIFICATION,
+) -> dict[str, Any]:
+    """Score every row of ``table`` into ``out_dir``; return its rows and what was predicted.
 
     ``checked_dir`` is a folder :func:`checked_model` yielded; ``table`` has the ``features`` (the
-    caller checked, naming its parameter); ``keep``: columns copied as they are.
+    caller checked, naming its parameter); ``keep``: columns copied as they are. A classifier's
+    ``prediction`` is its class (``counts``: rows per class), a regressor's a number (``stats``:
+    mean, spread and quantiles, from one aggregation of what was written).
     """
     spark = active_spark()
     from pyspark.sql import functions as F
 
-    predict = mlflow.pyfunc.spark_udf(spark, str(checked_dir), result_type="string", env_manager="local")
+    regression = task == REGRESSION
+    result_type = "double" if regression else "string"
+    predict = mlflow.pyfunc.spark_udf(spark, str(checked_dir), result_type=result_type, env_manager="local")
     scored = table.select(
         *keep,
         predict(F.struct(*features)).alias("prediction"),
@@ -85,5 +92,29 @@ def score_table(
     path = str(out_dir / PREDICTIONS)
     scored.write.parquet(path)
     # Counted from what was written, in one small job: the table is not scored twice.
-    counts = spark.read.parquet(path).groupBy("prediction").count().collect()
-    return {str(row["prediction"]): int(row["count"]) for row in sorted(counts, key=lambda r: str(r[0]))}
+    written = spark.read.parquet(path)
+    if regression:
+        return _number_summary(written)
+    counts = written.groupBy("prediction").count().collect()
+    by_class = {str(row["prediction"]): int(row["count"]) for row in sorted(counts, key=lambda r: str(r[0]))}
+    return {"rows": sum(by_class.values()), "counts": by_class}
+
+
+def _number_summary(written: Any) -> dict[str, Any]:
+    """Rows and the predictions' mean, spread, range and (approximate) quantiles, in one job."""
+    from pyspark.sql import functions as F
+
+    points = (0.05, 0.25, 0.5, 0.75, 0.95)
+    row = written.agg(
+        F.count("*").alias("rows"),
+        F.mean("prediction").alias("mean"),
+        F.stddev_pop("prediction").alias("std"),
+        F.min("prediction").alias("min"),
+        F.max("prediction").alias("max"),
+        F.percentile_approx("prediction", list(points), 10_000).alias("quantiles"),
+    ).collect()[0]
+    stats = {k: float(row[k]) for k in ("mean", "std", "min", "max") if row[k] is not None}
+    stats.update(
+        {f"p{round(q * 100):02d}": float(v) for q, v in zip(points, row["quantiles"] or [], strict=False)}
+    )
+    return {"rows": int(row["rows"]), "counts": {}, "stats": stats}

@@ -1,12 +1,16 @@
 """The promotion gate, second task of train_models: challenger against champion, same split.
 
-``enabled``: a version becomes ``challenger`` when it reaches ``gate_min_f1`` and beats the best
-trivial baseline on the split by ``gate_baseline_margin``. It becomes ``champion`` too when the
-paired-bootstrap interval of (challenger - champion) lies above ``-gate_max_drop``; when the
-interval cannot tell the two apart the champion stays (``gate_tie=promote`` promotes on the point
-estimate instead). Only classes with rows in the split are scored, and the record names the
-others. ``dry_run`` records the decision and moves nothing; ``disabled`` skips the comparison.
-The decision, the numbers and the thresholds are recorded as tags on the model version either way.
+It compares on ``gate_metric`` (macro-F1 for a classifier, RMSE for a regressor unless set; each
+metric knows whether higher or lower is better). ``enabled``: a version becomes ``challenger``
+when it reaches the threshold (``gate_min`` for a score, ``gate_min_f1`` for an F1; ``gate_max``
+for an error) and beats the best trivial baseline on the split by ``gate_baseline_margin`` (most
+frequent class or stratified guess; the train labels' mean or median). It becomes ``champion`` too
+when the paired-bootstrap interval of (challenger - champion) shows it no worse than
+``gate_max_drop`` allows; when the interval cannot tell the two apart the champion stays
+(``gate_tie=promote`` promotes on the point estimate instead). Only classes with rows in the
+split are scored, and the record names the others. ``dry_run`` records the decision and moves
+nothing; ``disabled`` skips the comparison. The decision, the numbers, the metric and its direction
+are recorded as tags on the model version either way.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import pandas as pd
 from bricksml import runtime
 from bricksml.data.versions import open_version
 from bricksml.errors import BricksmlError, RegistryError, first_line
-from bricksml.models import compare, evaluate
+from bricksml.jobs.train_models import target
+from bricksml.models import compare, evaluate, tasks
 from bricksml.params.train import TrainParams
 from bricksml.progress import SILENT, Progress
 from bricksml.timing import Timer
@@ -30,9 +35,16 @@ from bricksml.tracking import modelstore, registry, setup
 from bricksml.tracking.model_refs import VersionRef
 from bricksml.tracking.registry import CHALLENGER, CHAMPION
 
-METRIC = "f1_macro"
+#: The classifier's default metric (the regressor's is ``rmse``): see ``TrainParams.gate_metric_for``.
+METRIC = tasks.DEFAULT_METRIC[tasks.CLASSIFICATION]
 #: Names of absent classes kept in the record; a tag value holds at most 1000 characters.
 _ABSENT_LISTED = 10
+_BASELINES = {
+    "most_frequent": "most frequent class",
+    "stratified": "stratified guess",
+    "mean": "mean of the train labels",
+    "median": "median of the train labels",
+}
 
 
 @dataclass
@@ -50,11 +62,14 @@ class GateResult:
     challenger_score: float | None
     champion_version: str | None
     champion_score: float | None
-    min_f1: float
+    min_f1: float | None  # the minimum of an F1 metric (gate_min, else gate_min_f1); None otherwise
     max_drop: float
     aliases: dict[str, str]
     metrics: dict[str, float]
-    baseline: dict[str, float] = field(default_factory=dict)  # most_frequent, stratified, margin, required
+    task: str = tasks.CLASSIFICATION
+    direction: str = tasks.HIGHER  # which way ``metric`` gets better
+    threshold: float | None = None  # the level it must reach: a minimum, or for an error a maximum
+    baseline: dict[str, float] = field(default_factory=dict)  # the baselines, margin, required
     comparison: dict[str, Any] | None = None  # challenger - champion, with its interval
     absent_classes: list[str] = field(default_factory=list)  # the model's classes with no row in the split
     seconds: dict[str, float] = field(default_factory=dict)  # "mlflow", "score", "total"
@@ -71,15 +86,19 @@ class GateResult:
         metrics (per-class F1 is on the training run), so that it stays within a tag value's limit.
         """
         absent = self.absent_classes
+        level = "max" if self.direction == tasks.LOWER else "min"
         record = {
             "decision": self.decision,
             "split": self.split,
+            "task": self.task,
             "metric": self.metric,
+            "direction": f"{self.direction} is better",
             "challenger": _rounded(self.challenger_score),
             "champion_version": self.champion_version,
             "champion": _rounded(self.champion_score),
             "mode": self.mode,
-            "min_f1": self.min_f1,
+            level: self.threshold,
+            **({"min_f1": self.min_f1} if self.min_f1 is not None else {}),
             "max_drop": self.max_drop,
             "baseline": {k: _rounded(v) for k, v in self.baseline.items()},
             "comparison": self.comparison,
@@ -131,13 +150,8 @@ def validate_model(
         for line in registry.settle_interrupted_gates(name):
             progress.step(line)
         training = registry.run_status(registered.run_id)
-    version = open_version(params.data_root, params.data_name, params.data_version)
-    split = version.evaluation_split
-    frame = version.read(split)
-    x, y = frame[version.feature_columns], frame[version.label_col].astype(str)
-    train_labels = pd.read_parquet(version.split_file("train"), columns=[version.label_col])
-    context = _Context(params, name, number, split, x, y, train_labels[version.label_col].astype(str), timer)
-    context.scored[number] = _score(str(VersionRef(name, number)), x, y, timer)
+    context = _context(params, name, number, timer)
+    context.scored[number] = context.score(number)
 
     for _ in range(_ATTEMPTS):
         with timer("mlflow"):
@@ -154,7 +168,7 @@ def validate_model(
         raise RegistryError(
             f"model {name}: the champion moved during each of {_ATTEMPTS} judgements of v{number}; retry"
         )
-    progress.step(f"gate ({params.gate_mode}) on {split}: {result.reason}")
+    progress.step(f"gate ({params.gate_mode}) on {context.split}: {result.reason}")
     runtime.set_task_value("gate_decision", result.decision)
     result.seconds = timer.stop()
     return result
@@ -164,6 +178,13 @@ def validate_model(
 _ATTEMPTS = 5
 
 
+@dataclass(frozen=True)
+class _Scored:
+    metrics: dict[str, float]
+    predictions: np.ndarray  # classes, or numbers
+    classes: list[str]
+
+
 @dataclass
 class _Context:
     """What every judgement of one version shares: the split's rows and the models' predictions."""
@@ -171,6 +192,8 @@ class _Context:
     params: TrainParams
     name: str
     number: str
+    task: str
+    metric: str
     split: str
     x: pd.DataFrame
     y: pd.Series
@@ -180,51 +203,77 @@ class _Context:
 
     def score(self, number: str) -> _Scored:
         if number not in self.scored:
-            self.scored[number] = _score(str(VersionRef(self.name, number)), self.x, self.y, self.timer)
+            uri = str(VersionRef(self.name, number))
+            self.scored[number] = _score(uri, self.x, self.y, self.task, self.timer)
         return self.scored[number]
+
+
+def _context(params: TrainParams, name: str, number: str, timer: Timer) -> _Context:
+    """The split the gate judges on (holdout, else test), its labels and the train labels."""
+    version = open_version(params.data_root, params.data_name, params.data_version)
+    task = params.task_for(tasks.of_manifest(version.manifest), f"{version.name}/{version.version}")
+    split = version.evaluation_split
+    frame = version.read(split)
+    train = pd.read_parquet(version.split_file("train"), columns=[version.label_col])[version.label_col]
+    return _Context(
+        params=params,
+        name=name,
+        number=number,
+        task=task,
+        metric=params.gate_metric_for(task),
+        split=split,
+        x=frame[version.feature_columns],
+        y=target(frame[version.label_col], task),
+        train_labels=target(train, task),
+        timer=timer,
+    )
 
 
 def _judge(context: _Context, aliases: dict[str, str], training: str) -> tuple[GateResult, tuple[str, ...]]:
     """The decision against the champion of ``aliases``, and the aliases the version would take."""
-    params, number, y = context.params, context.number, context.y
+    params, number, y, metric = context.params, context.number, context.y, context.metric
     challenger = context.scored[number]
-    score = challenger.metrics[METRIC]
-    absent = evaluate.absent_classes(y, challenger.classes)
-    base = compare.baselines(METRIC, context.train_labels, y, challenger.classes)
-    baseline = {
-        **base,
-        "margin": params.gate_baseline_margin,
-        "required": max(base.values()) + params.gate_baseline_margin,
-    }
+    score = _metric_of(context, challenger)
+    lower = tasks.direction(metric) == tasks.LOWER
+    absent = evaluate.absent_classes(y, challenger.classes) if challenger.classes else []
+    if challenger.classes:
+        base = compare.baselines(metric, context.train_labels, y, challenger.classes)
+    else:
+        base = compare.regression_baselines(metric, context.train_labels, y)
+    margin = params.gate_baseline_margin
+    if lower:  # an error: the margin is a share of the best baseline's error
+        required = min(base.values()) * (1.0 - margin)
+    else:
+        required = max(base.values()) + margin
+    baseline = {**base, "margin": margin, "required": required}
+    threshold = params.gate_threshold(metric)
+
     champion_version = aliases.get(CHAMPION)
-    champion_score, comparison, verdict = None, None, "no champion"
+    champion_score, comparison, verdict, allowed = None, None, "no champion", params.gate_max_drop
     if champion_version == number:
         champion_score, verdict = score, "is champion"
     elif champion_version is not None:
         champion = context.score(champion_version)
-        champion_score = champion.metrics[METRIC]
+        champion_score = _metric_of(context, champion)
+        allowed = params.gate_max_drop * champion_score if metric in tasks.ERROR_METRICS else allowed
         with context.timer("score"):
-            comparison = compare.paired_bootstrap(
-                METRIC,
-                y,
-                challenger.predictions,
-                champion.predictions,
-                challenger.classes,
-                confidence=params.gate_confidence,
-                seed=params.seed,
-            )
-        verdict = _verdict(comparison, params.gate_max_drop)
+            comparison = _compare(context, challenger, champion)
+        verdict = _verdict(comparison, allowed, lower)
 
     finished = training == "FINISHED"
-    qualifies = finished and score >= params.gate_min_f1 and score >= baseline["required"] - 1e-12
+    reaches = threshold is None or (score <= threshold + 1e-12 if lower else score >= threshold - 1e-12)
+    beats_baseline = score <= required + 1e-12 if lower else score >= required - 1e-12
+    qualifies = finished and reaches and beats_baseline
     beats_champion = verdict in ("no champion", "is champion", "better") or (
         verdict == "indistinguishable"
         and params.gate_tie == "promote"
         and comparison is not None
-        and comparison.difference >= -params.gate_max_drop - 1e-12
+        and tasks.gain(metric, comparison.difference, 0.0) >= -allowed - 1e-12
     )
     passed = qualifies and beats_champion
-    reason = _reason(score, base, baseline, champion_version, champion_score, comparison, verdict, params)
+    reason = _reason(context, score, threshold, base, baseline, champion_version, champion_score, comparison)
+    if comparison is not None:
+        reason += _comparison_reason(comparison, verdict, allowed, champion_version, champion_score, params)
     if absent:
         reason += (
             f"; scored on the {len(challenger.classes) - len(absent)} of {len(challenger.classes)} "
@@ -253,19 +302,58 @@ def _judge(context: _Context, aliases: dict[str, str], training: str) -> tuple[G
         promoted=decision == "promoted",
         reason=reason,
         split=context.split,
-        metric=METRIC,
+        metric=metric,
         challenger_score=score,
         champion_version=champion_version,
         champion_score=champion_score,
-        min_f1=params.gate_min_f1,
+        min_f1=threshold if metric.startswith("f1_") else None,
         max_drop=params.gate_max_drop,
         aliases=after,
         metrics=challenger.metrics,
+        task=context.task,
+        direction=tasks.direction(metric),
+        threshold=threshold,
         baseline=baseline,
-        comparison=None if comparison is None else {**comparison.to_dict(), "verdict": verdict},
+        comparison=None
+        if comparison is None
+        else {**comparison.to_dict(), "verdict": verdict, "allowed_drop": round(allowed, 6)},
         absent_classes=absent,
     )
     return result, moves
+
+
+def _metric_of(context: _Context, scored: _Scored) -> float:
+    """The gate's metric of one model; a metric the split cannot give is the parameter's problem."""
+    value = scored.metrics.get(context.metric)
+    if value is None:
+        why = evaluate.regression_notes(context.y, context.split) if context.task == tasks.REGRESSION else []
+        because = "; ".join(why) or "it has too few distinct labels"
+        context.params.fail(
+            "gate_metric", f"a metric the {context.split} split can give ({because})", context.metric
+        )
+    return float(value)
+
+
+def _compare(context: _Context, challenger: _Scored, champion: _Scored) -> compare.Comparison:
+    params = context.params
+    if context.task == tasks.REGRESSION:
+        return compare.regression_bootstrap(
+            context.metric,
+            context.y,
+            challenger.predictions,
+            champion.predictions,
+            confidence=params.gate_confidence,
+            seed=params.seed,
+        )
+    return compare.paired_bootstrap(
+        context.metric,
+        context.y,
+        challenger.predictions,
+        champion.predictions,
+        challenger.classes,
+        confidence=params.gate_confidence,
+        seed=params.seed,
+    )
 
 
 def _apply(result: GateResult, moves: tuple[str, ...]) -> None:
@@ -284,73 +372,102 @@ def _apply(result: GateResult, moves: tuple[str, ...]) -> None:
     registry.tag_version(result.model_name, result.model_version, {registry.GATE_DECISION: result.decision})
 
 
-@dataclass(frozen=True)
-class _Scored:
-    metrics: dict[str, float]
-    predictions: np.ndarray
-    classes: list[str]
-
-
-def _score(model_uri: str, x: Any, y: Any, timer: Timer) -> _Scored:
+def _score(model_uri: str, x: Any, y: Any, task: str, timer: Timer) -> _Scored:
     try:
         with timer("mlflow"):
             model = modelstore.load(model_uri, permission=None)  # the gate never promotes a pickle
     except mlflow.exceptions.MlflowException as exc:
         raise BricksmlError(f"cannot load {model_uri}: {first_line(exc)}") from None
     with timer("score"):
+        if task == tasks.REGRESSION:
+            predicted = np.asarray(model.predict(x), dtype=np.float64)
+            return _Scored(evaluate.regression_metrics(y, predicted), predicted, [])
         proba = model.predict_proba(x)
         classes = [str(c) for c in model.classes_]
         metrics = evaluate.classification_metrics(y, proba, classes)
         return _Scored(metrics, evaluate.predictions(proba, classes), classes)
 
 
-def _verdict(comparison: compare.Comparison, max_drop: float) -> str:
-    """Non-inferiority by ``max_drop``: better when the whole interval is above ``-max_drop``."""
-    if comparison.low > -max_drop:
+def _verdict(comparison: compare.Comparison, allowed: float, lower: bool) -> str:
+    """Non-inferiority by ``allowed``: better when the whole interval is no worse than it allows.
+
+    For a score (higher is better) the interval of challenger - champion must lie above
+    ``-allowed``; for an error, below ``+allowed``.
+    """
+    low, high = (-comparison.high, -comparison.low) if lower else (comparison.low, comparison.high)
+    if low > -allowed:
         return "better"
-    if comparison.high < -max_drop:
+    if high < -allowed:
         return "worse"
     return "indistinguishable"
 
 
+def _number(metric: str, value: float) -> str:
+    """Scores in [0, 1] with four decimals (as macro-F1 always was); errors with four digits."""
+    return f"{value:.4g}" if metric in tasks.ERROR_METRICS else f"{value:.4f}"
+
+
 def _reason(
+    context: _Context,
     score: float,
+    threshold: float | None,
     base: dict[str, float],
     baseline: dict[str, float],
     champion_version: str | None,
     champion_score: float | None,
     comparison: compare.Comparison | None,
-    verdict: str,
-    params: TrainParams,
 ) -> str:
-    minimum = params.gate_min_f1
-    parts = [f"macro-F1 {score:.4f} {'>=' if score >= minimum else '<'} minimum {minimum:g}"]
-    best = max(base, key=base.__getitem__)
-    lead = "beats" if score >= baseline["required"] - 1e-12 else "does not beat"
-    names = {"most_frequent": "most frequent class", "stratified": "stratified guess"}
+    metric = context.metric
+    lower = tasks.direction(metric) == tasks.LOWER
+    name, shown = tasks.metric_name(metric), _number(metric, score)
+    if threshold is None:
+        parts = [f"{name} {shown} ({'lower' if lower else 'higher'} is better, no threshold set)"]
+    elif lower:
+        parts = [
+            f"{name} {shown} {'<=' if score <= threshold else '>'} maximum {threshold:g} (lower is better)"
+        ]
+    else:
+        parts = [f"{name} {shown} {'>=' if score >= threshold else '<'} minimum {threshold:g}"]
+    best = (min if lower else max)(base, key=base.__getitem__)
+    beats = score <= baseline["required"] + 1e-12 if lower else score >= baseline["required"] - 1e-12
+    lead = "beats" if beats else "does not beat"
+    margin = f"- {baseline['margin']:.0%}" if lower else f"+ margin {baseline['margin']:g}"
     parts.append(
-        f"{lead} baseline ({names.get(best, best)}) {base[best]:.4f} + margin {baseline['margin']:g}"
-        f" = {baseline['required']:.4f}"
+        f"{lead} baseline ({_BASELINES.get(best, best)}) {_number(metric, base[best])} {margin}"
+        f" = {_number(metric, baseline['required'])}"
     )
     if champion_version is None:
         parts.append("no champion yet")
     elif comparison is None:
         parts.append(f"already champion (v{champion_version})")
-    else:
-        interval = (
-            f"difference {comparison.difference:+.4f}, {comparison.confidence:.0%} interval "
-            f"[{comparison.low:+.4f}, {comparison.high:+.4f}], allowed drop {params.gate_max_drop:g}"
-        )
-        relation = {
-            "better": "better than",
-            "worse": "worse than",
-            "indistinguishable": "not distinguishable from",
-        }[verdict]
-        parts.append(f"{relation} champion v{champion_version} ({champion_score:.4f}; {interval})")
-        if verdict == "indistinguishable":
-            parts.append(
-                "challenger promoted on the point estimate (gate_tie=promote)"
-                if params.gate_tie == "promote"
-                else "champion kept (gate_tie=keep_champion)"
-            )
     return "; ".join(parts)
+
+
+def _comparison_reason(
+    comparison: compare.Comparison,
+    verdict: str,
+    allowed: float,
+    champion_version: str | None,
+    champion_score: float | None,
+    params: TrainParams,
+) -> str:
+    metric = comparison.metric
+    shown = "g" if metric in tasks.ERROR_METRICS else "f"
+    interval = (
+        f"difference {comparison.difference:+.4{shown}}, {comparison.confidence:.0%} interval "
+        f"[{comparison.low:+.4{shown}}, {comparison.high:+.4{shown}}], allowed drop {allowed:g}"
+    )
+    relation = {
+        "better": "better than",
+        "worse": "worse than",
+        "indistinguishable": "not distinguishable from",
+    }[verdict]
+    champion = _number(metric, champion_score or 0.0)
+    text = f"; {relation} champion v{champion_version} ({champion}; {interval})"
+    if verdict == "indistinguishable":
+        text += (
+            "; challenger promoted on the point estimate (gate_tie=promote)"
+            if params.gate_tie == "promote"
+            else "; champion kept (gate_tie=keep_champion)"
+        )
+    return text

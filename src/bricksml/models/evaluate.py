@@ -1,4 +1,5 @@
-"""Classification metrics from labels and predicted probabilities, named the way MLflow logs them."""
+"""Metrics named the way MLflow logs them: classification from labels and predicted probabilities,
+regression from labels and predicted numbers."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from sklearn.metrics import (
     classification_report,
     confusion_matrix,
     f1_score,
+    mean_absolute_error,
+    median_absolute_error,
     precision_recall_fscore_support,
+    r2_score,
     roc_auc_score,
 )
 
@@ -111,4 +115,64 @@ def report(y_true: Sequence[Any], proba: np.ndarray, classes: Sequence[Any]) -> 
             zero_division=0,
         ),
         "confusion_matrix": confusion_matrix(np.asarray(y_true), y_pred, labels=list(classes)).tolist(),
+    }
+
+
+#: Why MAPE is missing from a split's metrics: a label of 0 has no relative error.
+MAPE_UNDEFINED = "MAPE is not computed on {split}: {zeros} of its labels are 0 (no relative error there)"
+
+
+def regression_metrics(y_true: Sequence[float], y_pred: Sequence[float]) -> dict[str, float]:
+    """RMSE, MAE, R2, median absolute error, and MAPE when no label is 0.
+
+    MAPE is the mean of ``|error| / |label|`` (a share: 0.12 is 12%); a label of 0 would make it
+    infinite, so it is left out then (:func:`regression_notes` says why). R2 needs two distinct
+    labels: a split of one value has none.
+    """
+    y = np.asarray(y_true, dtype=np.float64)
+    pred = np.asarray(y_pred, dtype=np.float64)
+    error = pred - y
+    out = {
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "mae": float(mean_absolute_error(y, pred)),
+        "median_ae": float(median_absolute_error(y, pred)),
+    }
+    if len(y) >= 2 and np.ptp(y) > 0:
+        out["r2"] = float(r2_score(y, pred))
+    if len(y) and not (y == 0).any():
+        out["mape"] = float(np.mean(np.abs(error) / np.abs(y)))
+    return out
+
+
+def regression_notes(y_true: Sequence[float], split: str) -> list[str]:
+    """What :func:`regression_metrics` left out of a split, and why."""
+    zeros = int((np.asarray(y_true, dtype=np.float64) == 0).sum())
+    return [MAPE_UNDEFINED.format(split=split, zeros=zeros)] if zeros else []
+
+
+def regression_report(y_true: Sequence[float], y_pred: Sequence[float]) -> dict[str, Any]:
+    """The label, the predictions and the errors in a few numbers, as JSON-ready data."""
+    y = np.asarray(y_true, dtype=np.float64)
+    pred = np.asarray(y_pred, dtype=np.float64)
+    error = pred - y
+    quantiles = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+    def summary(values: np.ndarray) -> dict[str, float]:
+        if not len(values):
+            return {}
+        points = np.quantile(values, quantiles)
+        return {
+            "mean": float(values.mean()),
+            "std": float(values.std()),
+            "min": float(values.min()),
+            "max": float(values.max()),
+            **{f"p{round(q * 100):02d}": float(v) for q, v in zip(quantiles, points, strict=True)},
+        }
+
+    return {
+        "rows": len(y),
+        "metrics": regression_metrics(y, pred) if len(y) else {},
+        "label": summary(y),
+        "prediction": summary(pred),
+        "error": summary(error),
     }

@@ -1,4 +1,5 @@
-"""What drives a fitted pipeline: strongest features per class, or tree feature importances."""
+"""What drives a fitted pipeline: strongest features per class (or, for a regressor, the features
+that push the prediction up and down the most), or tree feature importances."""
 
 from __future__ import annotations
 
@@ -25,7 +26,20 @@ def explain(pipeline: Pipeline, how: str, top: int = 20) -> dict[str, Any] | Non
         weights = _linear_weights(model)
         if weights is None:
             return None
+        if not hasattr(model, "classes_"):  # a regressor: one coefficient per feature
+            row = np.ravel(weights)
+            order = np.argsort(row)
+            return {
+                "kind": "strongest coefficients",
+                "raise the prediction": [
+                    [_short(names[i]), round(float(row[i]), 5)] for i in order[::-1][:top] if row[i] > 0
+                ],
+                "lower the prediction": [
+                    [_short(names[i]), round(float(row[i]), 5)] for i in order[:top] if row[i] < 0
+                ],
+            }
         classes = [str(c) for c in model.classes_]
+        weights = np.atleast_2d(weights)  # a binary RidgeClassifier keeps one row as a vector
         if weights.shape[0] == 1:  # binary: one row, positive class = classes[1]
             weights = np.vstack([-weights[0], weights[0]])
         out = {}

@@ -2,8 +2,9 @@
 
 Text: missing text becomes empty text, then word TF-IDF (and optionally character n-grams), all
 inside scikit-learn so that serving sees exactly what training saw. Tabular: numeric columns are
-imputed and scaled, the others imputed and one-hot encoded. Which column is which comes from the
-data (the manifest's text column and the training split's dtypes) and ``feature_params`` can
+imputed and scaled, the others imputed and one-hot encoded. A data version with a text column and
+other feature columns gets both, side by side in one transformer. Which column is which comes from
+the data (the manifest's text column and the training split's dtypes) and ``feature_params`` can
 override every choice. Only scikit-learn and NumPy objects are used, so the model can be stored in
 the safe ``skops`` format and loaded without any bricksml code.
 """
@@ -72,7 +73,11 @@ PATTERN_SECONDS = 3.0
 def split_columns(
     frame: pd.DataFrame, feature_columns: Sequence[str], text_col: str | None, params: Mapping[str, Any]
 ) -> dict[str, list[str]]:
-    """Which raw columns are text, numeric and categorical."""
+    """Which raw columns are text, numeric and categorical.
+
+    The text column (when there is one) is text; every other feature column is numeric or
+    categorical, by its type in ``frame`` unless ``numeric_columns`` / ``categorical_columns`` say.
+    """
     columns = [c for c in feature_columns if c not in set(params["drop_columns"])]
     missing = [c for c in columns if c not in frame.columns]
     for key in ("numeric_columns", "categorical_columns", "drop_columns"):
@@ -82,10 +87,12 @@ def split_columns(
             raise FeatureParamError(
                 f"{key}: {unknown[0]!r} is not a feature column; they are {list(feature_columns)}"
             )
+        if text_col and key != "drop_columns" and text_col in named:
+            raise FeatureParamError(f"{key}: {text_col!r} is the text column (TF-IDF); name other columns")
     if missing:
         raise FeatureParamError(f"feature column {missing[0]!r} is not in the data")
-    if text_col:
-        return {"text": [text_col] if text_col in columns else [], "numeric": [], "categorical": []}
+    text = [text_col] if text_col and text_col in columns else []
+    columns = [c for c in columns if c != text_col]
     numeric = params["numeric_columns"]
     categorical = params["categorical_columns"]
     if numeric is None:
@@ -105,7 +112,7 @@ def split_columns(
                 )
     if categorical is None:
         categorical = [c for c in columns if c not in numeric]
-    return {"text": [], "numeric": list(numeric), "categorical": list(categorical)}
+    return {"text": text, "numeric": list(numeric), "categorical": list(categorical)}
 
 
 def check_limits(params: Mapping[str, Any]) -> None:
@@ -170,12 +177,18 @@ def check_document_frequencies(params: Mapping[str, Any], documents: int) -> Non
         )
 
 
-def check_applicable(feature_params: Mapping[str, Any], text_col: str | None) -> None:
+def check_applicable(
+    feature_params: Mapping[str, Any], text_col: str | None, feature_columns: Sequence[str] | None = None
+) -> None:
     """Refuse options that cannot act on this data, which would otherwise be ignored in silence.
 
-    Text options on a tabular data set, column options on a text data set (its one feature is
-    the text): the user would believe they changed the model.
+    Text options on a tabular data set, column options on a text data set whose one feature is
+    the text: the user would believe they changed the model. A text data set with other feature
+    columns (``feature_columns``) takes both.
     """
+    others = [c for c in feature_columns or () if c != text_col]
+    if text_col and others:
+        return
     foreign = TABULAR_DEFAULTS if text_col else TEXT_DEFAULTS
     given = [name for name in feature_params if name in foreign]
     if given:

@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from bricksml.errors import FeatureParamError, ModelParamError, first_line
 from bricksml.models import features
+from bricksml.models.tasks import CLASSIFICATION
 from bricksml.models.types import MODEL_TYPES, ModelType, ceiling_problem
 
 try:  # scikit-learn >= 1.2 validates constructor parameters with a public error type
@@ -29,24 +30,38 @@ class ModelSpec:
     model_params: Mapping[str, Any]
     feature_params: Mapping[str, Any]
     seed: int
+    task: str = CLASSIFICATION
 
     @property
     def kind(self) -> ModelType:
         return MODEL_TYPES[self.model_type]
 
+    def with_trial(self, model_params: Mapping[str, Any], feature_params: Mapping[str, Any]) -> ModelSpec:
+        """This spec with a search trial's parameters on top."""
+        return ModelSpec(
+            self.model_type,
+            {**self.model_params, **model_params},
+            {**self.feature_params, **feature_params},
+            self.seed,
+            self.task,
+        )
 
-def check_model_params(model_type: str, model_params: Mapping[str, Any], seed: int = 0) -> BaseEstimator:
+
+def check_model_params(
+    model_type: str, model_params: Mapping[str, Any], seed: int = 0, task: str = CLASSIFICATION
+) -> BaseEstimator:
     """Build the estimator and validate every parameter now, not minutes later inside fit."""
     kind = MODEL_TYPES[model_type]
-    valid = _settable(kind.estimator({}, seed))
+    variant = kind.variant(task)
+    valid = _settable(kind.estimator({}, seed, task))
     unknown = sorted(set(model_params) - set(valid))
     if unknown:
         raise ModelParamError(f"unknown parameter {unknown[0]!r}; valid: {', '.join(sorted(valid))}")
-    too_big = ceiling_problem({**kind.defaults, **model_params})
+    too_big = ceiling_problem({**variant.defaults, **model_params})
     if too_big:
         raise ModelParamError(too_big)
     try:
-        estimator = kind.estimator(dict(model_params), seed)
+        estimator = kind.estimator(dict(model_params), seed, task)
     except ValueError as exc:  # set_params: unknown name
         raise ModelParamError(first_line(exc)) from None
     for part in _estimators(estimator):
@@ -57,6 +72,24 @@ def check_model_params(model_type: str, model_params: Mapping[str, Any], seed: i
         except (InvalidParameterError, TypeError, ValueError) as exc:
             raise ModelParamError(first_line(exc)) from None
     return estimator
+
+
+def check_model_params_for(
+    model_type: str, model_params: Mapping[str, Any], seed: int = 0, task: str | None = None
+) -> None:
+    """:func:`check_model_params` for ``task``, or with the task not known yet, for any task of the
+    type: the parameters must suit at least one (the job checks them again against the data's)."""
+    if task is not None:
+        check_model_params(model_type, model_params, seed, task)
+        return
+    problems = []
+    for candidate in MODEL_TYPES[model_type].tasks:
+        try:
+            check_model_params(model_type, model_params, seed, candidate)
+            return
+        except ModelParamError as exc:
+            problems.append(exc)
+    raise problems[0]
 
 
 def _settable(estimator: BaseEstimator) -> list[str]:
@@ -82,7 +115,7 @@ def build_pipeline(
 ) -> Pipeline:
     """The unfitted pipeline: features chosen from the training data, then the estimator."""
     params = check_feature_params(spec.feature_params)
-    features.check_applicable(spec.feature_params, text_col)
+    features.check_applicable(spec.feature_params, text_col, feature_columns)
     columns = features.split_columns(train, feature_columns, text_col, params)
     if columns["text"]:
         features.check_document_frequencies(params, len(train))
@@ -96,7 +129,7 @@ def build_pipeline(
             raise FeatureParamError(first_line(exc)) from None
     if spec.kind.dense and columns["text"]:
         _fit_svd_to_data(preprocess, train)
-    estimator = check_model_params(spec.model_type, spec.model_params, spec.seed)
+    estimator = check_model_params(spec.model_type, spec.model_params, spec.seed, spec.task)
     return Pipeline([("features", preprocess), ("model", estimator)])
 
 

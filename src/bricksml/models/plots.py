@@ -1,4 +1,5 @@
-"""The pictures a person looks at first: confusion matrix, ROC and precision-recall curves.
+"""The pictures a person looks at first: confusion matrix, ROC and precision-recall curves for a
+classifier; predicted against actual values and the residuals for a regressor.
 
 The curves are drawn from scikit-learn's curve functions rather than its Display classes: those
 label the axes "(Positive label: 1)", which a one-vs-rest plot of named classes contradicts. Every
@@ -160,6 +161,95 @@ def _draw_curve(
         precision, recall, _ = precision_recall_curve(positives, scores)
         ap = average_precision_score(positives, scores)
         ax.plot(recall, precision, drawstyle="steps-post", label=f"{label} (AP {ap:.3f})", **style)
+
+
+#: Points up to which a regression plot draws each row; beyond, hexagonal bins of counts.
+_SCATTER_POINTS = 4000
+#: Rows from which the residual axis leaves out the largest 0.5% of the errors.
+_ROBUST_ROWS = 200
+
+
+def predicted_vs_actual_figure(
+    y_true: Sequence[float], y_pred: Sequence[float], label: str, title: str
+) -> Figure:
+    """Each row's prediction against its true value, with the line of perfect predictions.
+
+    Both axes share one range, so distance from the diagonal is the error. Many rows are drawn
+    as hexagonal bins of counts: a cloud of 100k points hides where most of them are.
+    """
+    y = np.asarray(y_true, dtype=np.float64)
+    pred = np.asarray(y_pred, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(6.0, 5.4), dpi=100, layout="constrained")
+    low, high = _range(y, pred)
+    _points(fig, ax, ax, y, pred, (low, high, low, high))
+    ax.plot([low, high], [low, high], linestyle="--", color="black", linewidth=1, label="prediction = actual")
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
+    ax.set_aspect("equal")
+    ax.set_xlabel(f"Actual {short_label(label)}")
+    ax.set_ylabel(f"Predicted {short_label(label)}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small")
+    ax.set_title(title)
+    return fig
+
+
+def residuals_figure(y_true: Sequence[float], y_pred: Sequence[float], label: str, title: str) -> Figure:
+    """Residuals (actual minus predicted) against the prediction, and their distribution.
+
+    A good model leaves a band around zero without a shape: a funnel says the error grows with the
+    value, a curve that a straight model misses a bend.
+    """
+    y = np.asarray(y_true, dtype=np.float64)
+    pred = np.asarray(y_pred, dtype=np.float64)
+    residual = y - pred
+    fig, (ax, hist) = plt.subplots(
+        1, 2, figsize=(8.5, 4.6), dpi=100, layout="constrained", gridspec_kw={"width_ratios": [3, 1]}
+    )
+    low, high = _range(pred)
+    size = np.abs(residual[np.isfinite(residual)])
+    # A few huge errors would squeeze the band that matters: the axis ends at the 99.5th
+    # percentile of the errors (the plot says how many rows lie beyond), all of them when few.
+    cut = float(np.quantile(size, 0.995) if len(size) >= _ROBUST_ROWS else size.max()) if len(size) else 1.0
+    spread = cut * 1.1 or 1.0
+    beyond = int((size > spread).sum())
+    _points(fig, [ax, hist], ax, pred, residual, (low, high, -spread, spread))
+    ax.axhline(0.0, linestyle="--", color="black", linewidth=1)
+    ax.set_xlim(low, high)
+    ax.set_ylim(-spread, spread)
+    ax.set_xlabel(f"Predicted {short_label(label)}")
+    ax.set_ylabel("Residual (actual - predicted)")
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    if beyond:
+        ax.text(0.01, 0.01, f"{beyond} rows beyond the axis", transform=ax.transAxes, fontsize="small")
+    hist.hist(residual, bins=40, range=(-spread, spread), orientation="horizontal", color="tab:blue")
+    hist.axhline(0.0, linestyle="--", color="black", linewidth=1)
+    hist.set_ylim(-spread, spread)
+    hist.set_xlabel("Rows")
+    hist.tick_params(labelleft=False)
+    hist.grid(alpha=0.3)
+    return fig
+
+
+def _range(*arrays: np.ndarray) -> tuple[float, float]:
+    values = np.concatenate([a[np.isfinite(a)] for a in arrays]) if arrays else np.zeros(0)
+    if not len(values):
+        return 0.0, 1.0
+    low, high = float(values.min()), float(values.max())
+    pad = (high - low) * 0.04 or max(abs(low) * 0.04, 0.5)
+    return low - pad, high + pad
+
+
+def _points(
+    fig: Figure, beside: Axes | list[Axes], ax: Axes, x: np.ndarray, y: np.ndarray, extent: tuple[float, ...]
+) -> None:
+    """Each row as a dot, or many rows as hexagonal bins with a colour bar right of ``beside``."""
+    if len(x) <= _SCATTER_POINTS:
+        ax.scatter(x, y, s=9, alpha=0.45, color="tab:blue", edgecolors="none")
+        return
+    cells = ax.hexbin(x, y, gridsize=50, extent=extent, mincnt=1, bins="log", cmap="Blues")
+    fig.colorbar(cells, ax=beside, label="rows (log scale)", shrink=0.8)
 
 
 def close(fig: Figure) -> None:

@@ -8,6 +8,8 @@ A search is JSON such as::
 
 Grid values are lists; random search also takes ``uniform``, ``loguniform`` and ``randint``
 ranges. Each trial is cross-validated on the training split; the caller refits the best one.
+The metric fits the task: ``f1_macro`` by default for classification, ``rmse`` for regression
+(lower is better; scikit-learn scores it as its negative).
 SciPy and scikit-learn load on first use: the train contract imports this module to check a search.
 """
 
@@ -18,8 +20,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from bricksml.errors import ModelParamError, SearchError
+from bricksml.models.tasks import CLASSIFICATION, DEFAULT_METRIC, REGRESSION
 
-METRICS = ("f1_macro", "f1_weighted", "accuracy", "roc_auc_ovr", "neg_log_loss")
+#: The metrics a search may rank trials by, per task, with the scikit-learn scorer of each.
+SCORERS: dict[str, dict[str, str]] = {
+    CLASSIFICATION: {
+        "f1_macro": "f1_macro",
+        "f1_weighted": "f1_weighted",
+        "accuracy": "accuracy",
+        "roc_auc_ovr": "roc_auc_ovr",
+        "neg_log_loss": "neg_log_loss",
+    },
+    REGRESSION: {
+        "rmse": "neg_root_mean_squared_error",
+        "mae": "neg_mean_absolute_error",
+        "median_ae": "neg_median_absolute_error",
+        "mape": "neg_mean_absolute_percentage_error",
+        "r2": "r2",
+    },
+}
+METRICS = tuple(SCORERS[CLASSIFICATION])
 KEYS = ("method", "trials", "folds", "metric", "model_params", "feature_params")
 MAX_GRID = 200
 _DISTRIBUTIONS = {"uniform", "loguniform", "randint"}
@@ -41,8 +61,23 @@ class SearchPlan:
     model_space: dict[str, Any]
     feature_space: dict[str, Any]
 
+    @property
+    def task(self) -> str:
+        return REGRESSION if self.metric in SCORERS[REGRESSION] else CLASSIFICATION
+
+    @property
+    def scorer(self) -> str:
+        """The scikit-learn scoring name: higher is better, errors come negated."""
+        return SCORERS[self.task][self.metric]
+
+    @property
+    def negated(self) -> bool:
+        """Whether scikit-learn's score is the metric's negative (an error: lower is better)."""
+        return self.scorer.startswith("neg_") and not self.metric.startswith("neg_")
+
     @classmethod
-    def parse(cls, raw: Mapping[str, Any], model_type: str) -> SearchPlan:
+    def parse(cls, raw: Mapping[str, Any], model_type: str, task: str | None = None) -> SearchPlan:
+        """Check a search as far as it can be without the data; ``task`` when known (else: any)."""
         unknown = sorted(set(raw) - set(KEYS))
         if unknown:
             raise SearchError(f"unknown key {unknown[0]!r}; valid keys: {', '.join(KEYS)}")
@@ -66,19 +101,23 @@ class SearchPlan:
         for key, value, low in (("trials", trials, 1), ("folds", folds, 2)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise SearchError(f"{key} must be a whole number >= {low}, got {value!r}")
-        metric = raw.get("metric", "f1_macro")
-        if metric not in METRICS:
-            raise SearchError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        metric = raw.get("metric") or DEFAULT_METRIC[task or CLASSIFICATION]
+        allowed = SCORERS[task] if task else {**SCORERS[CLASSIFICATION], **SCORERS[REGRESSION]}
+        if metric not in allowed:
+            raise SearchError(
+                f"metric must be one of {', '.join(allowed)}{f' for {task}' if task else ''}, got {metric!r}"
+            )
         plan = cls(method, trials, folds, metric, model_space, feature_space)
         if method == "grid" and plan.grid_size() > MAX_GRID:
             raise SearchError(
                 f"the grid has {plan.grid_size()} combinations (at most {MAX_GRID}); use method random"
             )
-        from bricksml.models.pipeline import check_model_params
+        from bricksml.models.pipeline import check_model_params_for
 
+        known = task or (plan.task if raw.get("metric") else None)
         for trial in plan.trials_iter(seed=0):
             try:
-                check_model_params(model_type, trial.model_params)
+                check_model_params_for(model_type, trial.model_params, 0, known)
             except ModelParamError as exc:
                 raise SearchError(f"model_params for {model_type}: {exc}") from None
         return plan

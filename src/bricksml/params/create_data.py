@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
+from bricksml.models import tasks
 from bricksml.params.base import Contract, fraction_check, name_check, param
 
 DEFAULT_DATA_ROOT = "/Volumes/main/bricksml/data"
@@ -27,6 +28,12 @@ class CreateDataParams(Contract):
         check=name_check,
     )
     label_col: str = param(help="Column holding the label (the target).")
+    task: str = param(
+        tasks.AUTO,
+        choices=tasks.CHOICES,
+        help="classification (the label's values are classes) or regression (a number to predict); "
+        f"auto: regression for a numeric label with more than {tasks.AUTO_DISTINCT} distinct values.",
+    )
     data_root: str = param(DEFAULT_DATA_ROOT, help="Root of all data sets (a Unity Catalog volume path).")
     raw_path: str = param(
         "",
@@ -58,7 +65,11 @@ class CreateDataParams(Contract):
         help="CSV/TSV records that are not one line of the header's fields (ragged, or merged by a quote): "
         "fail naming their lines, drop them (recorded), or keep them as parsed.",
     )
-    text_col: str = param("", help="Column holding the text. Empty: a tabular data set.")
+    text_col: str = param(
+        "",
+        help="Column holding the text. Empty: a tabular data set. Other columns beside it are "
+        "features too (text and tabular).",
+    )
     id_col: str = param("", help="Column identifying a row. Empty: no id column.")
     test_size: float = param(0.2, kind="float", help="Share of all rows for test.", check=fraction_check)
     holdout: bool = param(True, kind="bool", help="Also cut a holdout split (for the promotion gate).")
@@ -71,7 +82,8 @@ class CreateDataParams(Contract):
     stratify: tuple[str, ...] = param(
         (),
         kind="list",
-        help="Columns to stratify on, comma-separated. Empty: the label; 'none': no stratification.",
+        help="Columns to stratify on, comma-separated. Empty: the label (a regression label: bins of "
+        "its values); 'none': no stratification.",
     )
     seed: int = param(42, kind="int", help="Random seed: the same seed gives byte-identical splits.")
     duplicates: str = param(

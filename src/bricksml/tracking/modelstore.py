@@ -65,7 +65,7 @@ def pip_requirements() -> list[str]:
     ]
 
 
-def trusted_types(pipeline: Pipeline, model_type: str) -> list[str]:
+def trusted_types(pipeline: Pipeline, model_type: str, task: str | None = None) -> list[str]:
     """The types skops must trust to load this pipeline, all from scikit-learn and NumPy.
 
     Taken from the unfitted pipeline (cheap: no vocabulary, no trees) plus the fitted-only types
@@ -73,7 +73,9 @@ def trusted_types(pipeline: Pipeline, model_type: str) -> list[str]:
     for a large TF-IDF vocabulary.
     """
     unfitted = skops.io.get_untrusted_types(data=skops.io.dumps(clone(pipeline)))
-    found = sorted({*unfitted, *FITTED_NUMPY, *MODEL_TYPES[model_type].fitted_types})
+    kind = MODEL_TYPES[model_type]
+    fitted = kind.fitted_types if task is None else kind.variant(task).fitted_types
+    found = sorted({*unfitted, *FITTED_NUMPY, *fitted})
     foreign = [t for t in found if t not in allowed_types()]
     if foreign:  # refused now, before training: the loader would refuse the model afterwards
         raise ValueError(f"the pipeline holds types no bricksml model type declares: {foreign}")
@@ -85,8 +87,9 @@ def allowed_types() -> frozenset[str]:
     """Every type outside skops' defaults that a bricksml model can hold: all :func:`load` trusts.
 
     Derived from the code, never from an artifact: each model type's pipeline is built, unfitted,
-    for text (word and character TF-IDF, with SVD for dense types) and for tabular data (numeric
-    columns with each scaling the type accepts, categorical columns), and its skops dump is walked;
+    for each task it serves, for text (word and character TF-IDF, with SVD for dense types) and for
+    tabular data (numeric columns with each scaling the type accepts, categorical columns), and its
+    skops dump is walked;
     to that come the fitted-only types each model type declares next to its estimator
     (``ModelType.fitted_types``). Unfitted dumps keep this cheap (~0.15 s, once per process);
     tests/test_modelstore.py fits every type on text and tabular data and checks nothing is missing.
@@ -104,8 +107,9 @@ def allowed_types() -> frozenset[str]:
                 preprocess = features.build_features(columns, params, kind, 0)
             except FeatureParamError:  # a scaling this type refuses: no model holds it
                 continue
-            pipeline = Pipeline([("features", preprocess), ("model", kind.estimator({}, 0))])
-            found.update(skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)))
+            for task in kind.tasks:
+                pipeline = Pipeline([("features", preprocess), ("model", kind.estimator({}, 0, task))])
+                found.update(skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)))
     return frozenset(found)
 
 
@@ -257,9 +261,21 @@ def load_local(
         model = _load_unsafe(file, fmt, asked)
     else:
         raise DataError(f"{asked}: unknown serialization_format {fmt!r}; bricksml loads skops models")
-    if not (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
-        raise DataError(f"{asked}: holds a {type(model).__name__}, not a fitted classifier (predict_proba)")
+    if not (hasattr(model, "predict_proba") and hasattr(model, "classes_")) and not _is_regressor(model):
+        raise DataError(
+            f"{asked}: holds a {type(model).__name__}, not a fitted classifier (predict_proba) or regressor"
+        )
     return model
+
+
+def _is_regressor(model: object) -> bool:
+    """A fitted scikit-learn regressor (a pipeline ending in one): what a regression version holds."""
+    from sklearn.base import is_regressor
+
+    try:
+        return hasattr(model, "predict") and is_regressor(model)
+    except Exception:  # an object of someone else's that answers nothing sensible
+        return False
 
 
 def _load_skops(file: Path, asked: str) -> Pipeline:

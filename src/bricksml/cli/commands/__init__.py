@@ -73,5 +73,30 @@ COMMANDS = [
         "Open the MLflow UI on the local tracking store and model registry.",
         "bricksml.cli.commands.ui",
     ),
+    Command(
+        "serve",
+        "Serve a registered model locally with the Databricks Model Serving contract, following its alias.",
+        "bricksml.cli.commands.serve",
+    ),
+    Command(
+        "invoke",
+        "Send rows to a serving endpoint (a local URL or a Databricks endpoint) and print the predictions.",
+        "bricksml.cli.commands.invoke",
+    ),
+    Command(
+        "rollback",
+        "Move a model's champion back (to the previous champion or a version) and point its endpoint at it.",
+        "bricksml.cli.commands.rollback",
+    ),
+    Command(
+        "app",
+        "Start the Streamlit app (predict, score a file, models, monitoring) on the local mirror.",
+        "bricksml.cli.commands.app",
+    ),
+    Command(
+        "monitor",
+        "Judge a window of predictions for drift and performance; report, alert, retrain or roll back.",
+        "bricksml.cli.commands.monitor",
+    ),
 ]
 BY_NAME = {command.NAME: command for command in COMMANDS}

@@ -26,9 +26,10 @@ def render(data: dict) -> str:
 
     status = "created" if data["status"] == "created" else "already exists with identical content (no-op)"
     lines = [f"data version {data['data_name']}/{data['data_version']} {status}: {data['path']}"]
+    lines.append(f"  task: {data.get('task')} ({data.get('features')} features)")
     lines += [f"  {name}: {rows} rows" for name, rows in data["splits"].items()]
     q = data["quality"]
-    rows, text = q["rows"], data.get("task") != "tabular"
+    rows, text = q["rows"], data.get("features") == "text"
     dropped = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in rows["dropped"].items() if n)
     conflicts = "texts" if text else "sets of rows with the same features"
     lines.append(
@@ -41,4 +42,8 @@ def render(data: dict) -> str:
         for name, count in q.get("rare_classes", {}).items()
     ]
     lines += [f"  {leaks.describe(leak)}" for leak in q.get("suspected_leaks", [])]
+    if q.get("label_stats"):
+        from bricksml.data.quality import label_line
+
+        lines.append(f"  {label_line(q['label_stats'])}")
     return "\n".join(lines)

@@ -22,14 +22,6 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def render(data: dict) -> str:
-    lines = [
-        f"scored {data['rows']} rows of {data['input']} with {data['model_uri']}",
-        f"  predictions: {data['output_path']}/predictions.parquet",
-        "  predicted: " + ", ".join(f"{k} {v}" for k, v in data["prediction_counts"].items()),
-    ]
-    if data["null_text"]:
-        lines.append(f"  {data['null_text']} rows had no text and were scored as empty text")
-    if data["metrics"]:
-        m = data["metrics"]
-        lines.append(f"  labels present: macro-F1 {m['f1_macro']:.4f}, accuracy {m['accuracy']:.4f}")
-    return "\n".join(lines)
+    from bricksml.cli import summaries
+
+    return "\n".join(summaries.inference_lines(data))

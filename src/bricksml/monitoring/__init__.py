@@ -1,0 +1,1 @@
+"""Watching a model in use: drift and performance of a window of its predictions against a reference."""

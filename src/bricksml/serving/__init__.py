@@ -1,0 +1,1 @@
+"""Real-time predictions: the Model Serving REST contract, locally and on Databricks."""
