@@ -26,6 +26,11 @@ MANIFEST = "manifest.json"
 RAW = "raw"
 MONITORING = "monitoring"
 TABLES = "tables"
+#: The files of one batch of inference outputs, and the column that numbers its rows when the
+#: input has no id column.
+PREDICTIONS = "predictions.parquet"
+METADATA = "metadata.json"
+ROW_NUMBER = "row_number"
 
 
 def real_path(path: str | os.PathLike[str]) -> Path:

@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import sparse
 from sklearn.pipeline import Pipeline
 
-from bricksml.models.explain import _linear_weights, _short, feature_names
+from bricksml.models.explain import feature_names, linear_weights, short_name
 
 TOP = 8
 
@@ -43,7 +43,7 @@ def drivers(pipeline: Pipeline, row: pd.DataFrame, label: str | None, top: int =
     values = pipeline.named_steps["features"].transform(row)
     values = np.asarray(values.toarray() if sparse.issparse(values) else values, dtype=float)[0]
     model = pipeline.named_steps["model"]
-    weights = _linear_weights(model)
+    weights = linear_weights(model)
     if weights is not None:
         weights = np.asarray(weights, dtype=float)
         if weights.ndim == 2 and label is not None:
@@ -60,4 +60,4 @@ def drivers(pipeline: Pipeline, row: pd.DataFrame, label: str | None, top: int =
     order = [i for i in np.argsort(-np.abs(scores)) if scores[i] != 0][:top]
     if not order:
         return None
-    return Drivers(kind, [(_short(names[i]), round(float(scores[i]), 5)) for i in order])
+    return Drivers(kind, [(short_name(names[i]), round(float(scores[i]), 5)) for i in order])

@@ -21,12 +21,12 @@ from typing import Any
 
 import mlflow
 
+from bricksml import layout
 from bricksml.errors import DataError, first_line
 from bricksml.models.tasks import CLASSIFICATION, REGRESSION
 from bricksml.tracking import modelstore
 
 NEEDS_SPARK = "input_table needs Spark (a Databricks cluster or serverless compute); here, use input_path"
-PREDICTIONS = "predictions.parquet"
 
 
 def active_spark() -> Any:  # pyspark is optional: so is its SparkSession type
@@ -89,7 +89,7 @@ def score_table(
         F.lit(version).alias("model_version"),
         F.current_timestamp().alias("scored_at"),
     )
-    path = str(out_dir / PREDICTIONS)
+    path = str(out_dir / layout.PREDICTIONS)
     scored.write.parquet(path)
     # Counted from what was written, in one small job: the table is not scored twice.
     written = spark.read.parquet(path)

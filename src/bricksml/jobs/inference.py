@@ -37,9 +37,6 @@ from bricksml.params.inference import InferenceParams
 from bricksml.progress import SILENT, Progress
 from bricksml.tracking import modelstore, setup
 
-PREDICTIONS = "predictions.parquet"
-METADATA = "metadata.json"
-ROW_NUMBER = "row_number"
 #: Predictions of a regressor kept to describe their distribution (quantiles), whatever the rows.
 _SAMPLED = 100_000
 
@@ -135,7 +132,7 @@ def run_inference(params: InferenceParams, progress: Progress = SILENT) -> Infer
     def write(tmp: Path) -> None:
         write_predictions(tmp, model, scoring, state, resolved, scored_at, params.batch_size, progress)
         meta = metadata(params, resolved, scoring, state, scored_at, started)
-        (tmp / METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        (tmp / layout.METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
     _publish(params, target, write)
     metrics = state.metrics()
@@ -219,7 +216,7 @@ def write_predictions(
             table = _output_table(frame, answer, scoring, resolved, scored_at, state.rows)
             state.add(frame, answer)
             if writer is None:
-                writer = pq.ParquetWriter(tmp / PREDICTIONS, table.schema, compression="zstd")
+                writer = pq.ParquetWriter(tmp / layout.PREDICTIONS, table.schema, compression="zstd")
             writer.write_table(table)
             progress.step(f"scored {state.rows} rows")
         if writer is None:
@@ -297,7 +294,7 @@ def _score_table(
             "parameters": params.to_strings(),
             "bricksml_version": __version__,
         }
-        (tmp / METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        (tmp / layout.METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
     with spark.checked_model(resolved.load_uri, params.allow_unsafe_model_formats) as model_dir:
         progress.step(f"scoring table {params.input_table} with Spark -> {target}")
@@ -506,7 +503,7 @@ def _output_table(
     if scoring.id_col:
         columns[scoring.id_col] = pa.array(frame[scoring.id_col])
     else:
-        columns[ROW_NUMBER] = pa.array(np.arange(offset, offset + n, dtype=np.int64))
+        columns[layout.ROW_NUMBER] = pa.array(np.arange(offset, offset + n, dtype=np.int64))
     for name in scoring.carry:
         if name not in columns:
             columns[name] = pa.array(frame[name])
@@ -555,5 +552,5 @@ def _log_run(
         if metrics:
             values.update({f"inference_{k}": v for k, v in metrics.items()})
         mlflow.log_metrics(values, model_id=resolved.model_id)
-        mlflow.log_artifact(str(target / METADATA))
+        mlflow.log_artifact(str(target / layout.METADATA))
     return run.info.run_id

@@ -48,7 +48,7 @@ from bricksml.params.monitor import MonitorParams
 from bricksml.progress import SILENT, Progress
 from bricksml.serving import request_log
 from bricksml.tracking import model_refs, modelstore, registry, rollback, setup
-from bricksml.tracking.model_refs import AliasRef, RunRef, VersionRef
+from bricksml.tracking.model_refs import VersionRef
 
 #: A version tagged ``task=regression`` is a regressor; any other (or none) a classifier.
 REGRESSION = "regression"
@@ -105,11 +105,9 @@ def thresholds(params: MonitorParams) -> Thresholds:
 
 def resolve(params: MonitorParams) -> ResolvedModel:
     """The version to watch: ``run_id``, else ``model_uri``, else ``model_name`` at its alias."""
-    if params.run_id:
-        return resolve_ref(RunRef(params.run_id), f"run_id {params.run_id}")
-    if params.model_uri:
-        return resolve_ref(model_refs.parse(params.model_uri), params.model_uri)
-    return resolve_ref(AliasRef(params.registered_model_name, params.model_alias))
+    return resolve_ref(
+        *model_refs.chosen(params.run_id, params.model_uri, params.registered_model_name, params.model_alias)
+    )
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def explain(pipeline: Pipeline, how: str, top: int = 20) -> dict[str, Any] | Non
     if names is None:
         return None
     if how == "coef":
-        weights = _linear_weights(model)
+        weights = linear_weights(model)
         if weights is None:
             return None
         if not hasattr(model, "classes_"):  # a regressor: one coefficient per feature
@@ -32,10 +32,10 @@ def explain(pipeline: Pipeline, how: str, top: int = 20) -> dict[str, Any] | Non
             return {
                 "kind": "strongest coefficients",
                 "raise the prediction": [
-                    [_short(names[i]), round(float(row[i]), 5)] for i in order[::-1][:top] if row[i] > 0
+                    [short_name(names[i]), round(float(row[i]), 5)] for i in order[::-1][:top] if row[i] > 0
                 ],
                 "lower the prediction": [
-                    [_short(names[i]), round(float(row[i]), 5)] for i in order[:top] if row[i] < 0
+                    [short_name(names[i]), round(float(row[i]), 5)] for i in order[:top] if row[i] < 0
                 ],
             }
         classes = [str(c) for c in model.classes_]
@@ -45,19 +45,19 @@ def explain(pipeline: Pipeline, how: str, top: int = 20) -> dict[str, Any] | Non
         out = {}
         for label, row in zip(classes, weights, strict=True):
             order = np.argsort(row)[::-1][:top]
-            out[label] = [[_short(names[i]), round(float(row[i]), 5)] for i in order]
+            out[label] = [[short_name(names[i]), round(float(row[i]), 5)] for i in order]
         return {"kind": "strongest features per class", "classes": out}
     if how == "importances" and hasattr(model, "feature_importances_"):
         importances = np.asarray(model.feature_importances_)
         order = np.argsort(importances)[::-1][:top]
         return {
             "kind": "feature importances",
-            "features": [[_short(names[i]), round(float(importances[i]), 6)] for i in order],
+            "features": [[short_name(names[i]), round(float(importances[i]), 6)] for i in order],
         }
     return None
 
 
-def _linear_weights(model: Any) -> np.ndarray | None:
+def linear_weights(model: Any) -> np.ndarray | None:
     if hasattr(model, "coef_"):
         return np.asarray(model.coef_)
     if hasattr(model, "feature_log_prob_"):  # naive Bayes: log-probability above the class mean
@@ -70,6 +70,6 @@ def _linear_weights(model: Any) -> np.ndarray | None:
     return None
 
 
-def _short(name: str) -> str:
+def short_name(name: str) -> str:
     """'text__tfidf__profit' -> 'profit': the transformer prefix says nothing to a reader."""
     return str(name).split("__")[-1]

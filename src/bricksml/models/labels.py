@@ -43,12 +43,22 @@ def as_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if is_numeric(values):
         numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
         return numbers, np.zeros(len(values), dtype=bool)
-    text = values.astype("string").str.strip()
+    try:
+        codes, uniques = pd.factorize(values)  # a label repeats few values: convert each once
+    except TypeError:  # unhashable values (lists): each row as text, for the checks to name them
+        codes, uniques = np.arange(len(values)), values.astype("string").to_numpy()
+        codes[~present] = -1
+    text = pd.Series(uniques, dtype="string").str.strip()
     blank = text.eq("").fillna(True).to_numpy(dtype=bool)
-    numbers = pd.to_numeric(text.mask(text.eq(""), None), errors="coerce").to_numpy(
+    distinct = pd.to_numeric(text.mask(text.eq(""), None), errors="coerce").to_numpy(
         dtype=np.float64, na_value=np.nan
     )
-    return numbers, present & ~blank & np.isnan(numbers)
+    found = codes >= 0
+    numbers = np.full(len(values), np.nan)
+    numbers[found] = distinct[codes[found]]
+    foreign = np.zeros(len(values), dtype=bool)
+    foreign[found] = (~blank & np.isnan(distinct))[codes[found]]
+    return numbers, present & foreign
 
 
 def decide(values: pd.Series, asked: str, column: str) -> TaskChoice:

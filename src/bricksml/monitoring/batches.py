@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from bricksml import layout
 from bricksml.data import readers
 from bricksml.errors import DataError, first_line
-from bricksml.jobs.inference import METADATA, PREDICTIONS, ROW_NUMBER
+from bricksml.layout import METADATA, PREDICTIONS, ROW_NUMBER
 from bricksml.monitoring import columns as C
 
 #: How the inference job names its folders (the UTC time it scored).

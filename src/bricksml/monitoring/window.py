@@ -19,7 +19,7 @@ import pandas as pd
 from bricksml import layout, runtime
 from bricksml.data import readers
 from bricksml.errors import DataError, first_line
-from bricksml.jobs.inference import METADATA, PREDICTIONS
+from bricksml.layout import METADATA, PREDICTIONS
 from bricksml.monitoring import batches, requests
 from bricksml.monitoring import columns as C
 

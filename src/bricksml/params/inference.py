@@ -97,12 +97,7 @@ class InferenceParams(Contract):
 
     def model_ref(self) -> tuple[model_refs.ModelRef, str]:
         """The model these parameters name, and how they named it (for messages)."""
-        if self.run_id:
-            return model_refs.RunRef(self.run_id), f"run_id {self.run_id}"
-        if self.model_uri:
-            return model_refs.parse(self.model_uri), self.model_uri
-        ref = model_refs.AliasRef(self.registered_model_name, self.model_alias)
-        return ref, str(ref)
+        return model_refs.chosen(self.run_id, self.model_uri, self.registered_model_name, self.model_alias)
 
     @property
     def registered_model_name(self) -> str:

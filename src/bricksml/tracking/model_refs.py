@@ -84,6 +84,17 @@ def parse(uri: str) -> ModelRef:
     raise ValueError(f"a model URI: {FORMS}")
 
 
+def chosen(run_id: str, model_uri: str, model_name: str, alias: str) -> tuple[ModelRef, str]:
+    """The model a job's parameters name, and how they named it: ``run_id``, else ``model_uri``,
+    else ``model_name`` at ``alias``."""
+    if run_id:
+        return RunRef(run_id), f"run_id {run_id}"
+    if model_uri:
+        return parse(model_uri), model_uri
+    ref = AliasRef(model_name, alias)
+    return ref, str(ref)
+
+
 def problem(uri: str) -> str | None:
     """What ``uri`` should be when :func:`parse` refuses it, else None (a parameter check)."""
     try:
